@@ -1,0 +1,70 @@
+"""Where everything lives in the bucket: one place for every key the pipeline reads or writes.
+
+summaries/ is a Hive-partitioned table (summaries/dt=YYYY-MM-DD/<source id>.csv) for Athena;
+consolidated/ is partitioned by a hash of the device pair so that one update and one export
+touch a bounded number of objects, whatever the history (DESIGN 5.4).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from typing import Final
+
+RAW_PREFIX: Final = "raw/"
+REJECTED_PREFIX: Final = "rejected/"
+STATUS_PREFIX: Final = "status/"
+SUMMARIES_PREFIX: Final = "summaries/"
+CONSOLIDATED_PREFIX: Final = "consolidated/"
+SHARDS_PREFIX: Final = "consolidated/shards/"
+STATS_PARTS_PREFIX: Final = "consolidated/stats/"
+TRAFFIC_STATS_KEY: Final = "consolidated/traffic_stats.csv"
+SHARD_COUNT: Final = 32
+"""Part of the storage format: changing it needs a rebuild of consolidated/."""
+
+
+def is_raw(key: str) -> bool:
+    return key.startswith(RAW_PREFIX) and not key.endswith("/")
+
+
+def relative(raw_key: str) -> str:
+    if not is_raw(raw_key):
+        raise ValueError(f"not a raw object key: {raw_key!r}")
+    return raw_key[len(RAW_PREFIX) :]
+
+
+def branch_of(raw_key: str) -> str:
+    return relative(raw_key).split("/", 1)[0]
+
+
+def source_id(raw_key: str) -> str:
+    """Stable id of a raw file name: a re-upload under the same name replaces the same source."""
+    return hashlib.sha256(raw_key.encode("utf-8")).hexdigest()[:24]
+
+
+def status_key(raw_key: str) -> str:
+    return f"{STATUS_PREFIX}{relative(raw_key)}.json"
+
+
+def raw_key_of_status(key: str) -> str:
+    return RAW_PREFIX + key[len(STATUS_PREFIX) : -len(".json")]
+
+
+def rejected_key(raw_key: str) -> str:
+    return REJECTED_PREFIX + relative(raw_key)
+
+
+def summary_key(date: str, source: str) -> str:
+    return f"{SUMMARIES_PREFIX}dt={date}/{source}.csv"
+
+
+def shard_of(src: str, dst: str) -> int:
+    return zlib.crc32(f"{src},{dst}".encode()) % SHARD_COUNT
+
+
+def shard_key(shard: int) -> str:
+    return f"{SHARDS_PREFIX}shard={shard:02d}.json"
+
+
+def stats_part_key(shard: int) -> str:
+    return f"{STATS_PARTS_PREFIX}shard={shard:02d}.csv"

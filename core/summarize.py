@@ -1,0 +1,67 @@
+"""python -m core.summarize FILE|- [FILE ...]: the merged summary CSV of local flow files.
+
+The summary goes to stdout; one report line per file goes to stderr. Exit 0 when every file
+was readable, 2 when any was rejected.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import BinaryIO
+
+from core.flows import FileSummary, RejectedFile, summarize_stream
+from core.summary import Totals, merge_into, write_summary
+
+EXIT_REJECTED = 2
+
+
+def report(name: str, summary: FileSummary) -> str:
+    skipped = sum(summary.skipped.values())
+    line = f"{name}: {summary.rows_read} rows read, {summary.rows_kept} kept, {skipped} skipped"
+    if skipped:
+        reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(summary.skipped.items()))
+        line += f" ({reasons})"
+    return line
+
+
+def _summarize_path(path: str) -> FileSummary:
+    if path == "-":
+        return summarize_stream(sys.stdin.buffer)
+    try:
+        stream: BinaryIO = open(path, "rb")
+    except OSError as exc:
+        raise RejectedFile(f"cannot read: {exc.strerror}") from None
+    with stream:
+        return summarize_stream(stream)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m core.summarize",
+        description="Summarize CICFlowMeter flow CSVs (plain or gzip) into daily totals per device pair. "
+        "Writes the merged summary CSV to stdout and one report line per file to stderr.",
+        epilog="Exit status: 0 if every file was readable, 2 if any file was rejected.",
+    )
+    parser.add_argument("files", nargs="+", metavar="FILE", help="flow CSV file, or - for standard input")
+    args = parser.parse_args(argv)
+
+    merged: Totals = {}
+    status = 0
+    for path in args.files:
+        name = "<stdin>" if path == "-" else path
+        try:
+            summary = _summarize_path(path)
+        except RejectedFile as exc:
+            print(f"{name}: rejected: {exc}", file=sys.stderr)
+            status = EXIT_REJECTED
+            continue
+        print(report(name, summary), file=sys.stderr)
+        merge_into(merged, summary.totals)
+    write_summary(sys.stdout, merged)
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The local stack: moto's server plus an emulation of Lambda's SQS event source mappings."""
