@@ -1,0 +1,48 @@
+"""SQS batch processing with partial batch responses: one failed record never fails the others."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any, TypedDict
+from urllib.parse import unquote_plus
+
+logger = logging.getLogger("iot.handlers")
+
+
+class BatchItemFailure(TypedDict):
+    itemIdentifier: str
+
+
+class BatchResponse(TypedDict):
+    batchItemFailures: list[BatchItemFailure]
+
+
+class SqsRecord(TypedDict):
+    messageId: str
+    body: str
+
+
+def process_batch(event: dict[str, Any], record_handler: Callable[[SqsRecord], None]) -> BatchResponse:
+    failures: list[BatchItemFailure] = []
+    for record in event.get("Records", []):
+        try:
+            record_handler(record)
+        except Exception:
+            logger.exception("record %s failed; it will be retried", record.get("messageId"))
+            failures.append({"itemIdentifier": record["messageId"]})
+    return {"batchItemFailures": failures}
+
+
+def s3_object_keys(body: str) -> Iterator[str]:
+    """Keys (URL-decoded) of the S3 notification in an SQS body; s3:TestEvent has no Records."""
+    message = json.loads(body)
+    for record in message.get("Records", []):
+        if str(record.get("eventName", "")).startswith("ObjectCreated"):
+            yield unquote_plus(record["s3"]["object"]["key"])
+
+
+def log_json(**fields: Any) -> None:
+    """One structured line; under Lambda's JSON log format it lands as a JSON object."""
+    logger.info(json.dumps(fields, sort_keys=True, default=str))

@@ -1,0 +1,29 @@
+"""Environment variables the Pulumi program gives the functions: the names live here only."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+BUCKET_NAME = "BUCKET_NAME"
+CONSOLIDATE_QUEUE_URL = "CONSOLIDATE_QUEUE_URL"
+DELETE_RAW = "DELETE_RAW"
+
+
+@dataclass(frozen=True)
+class Settings:
+    bucket: str
+    consolidate_queue_url: str
+    delete_raw: bool
+
+
+def summarize_settings() -> Settings:
+    return Settings(
+        bucket=os.environ[BUCKET_NAME],
+        consolidate_queue_url=os.environ[CONSOLIDATE_QUEUE_URL],
+        delete_raw=os.environ.get(DELETE_RAW, "true").lower() == "true",
+    )
+
+
+def consolidate_settings() -> Settings:
+    return Settings(bucket=os.environ[BUCKET_NAME], consolidate_queue_url="", delete_raw=False)

@@ -1,0 +1,1 @@
+"""Pulumi components of the pipeline; __main__.py wires them together."""

@@ -1,0 +1,54 @@
+"""IAM policy documents built from dicts, scoped to exact ARNs and prefixes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+Statement = dict[str, Any]
+
+
+def document(statements: Sequence[Statement]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def objects(bucket_arn: str, actions: Sequence[str], prefixes: Sequence[str]) -> Statement:
+    return {"Effect": "Allow", "Action": list(actions), "Resource": [f"{bucket_arn}/{p}*" for p in prefixes]}
+
+
+def listing(bucket_arn: str, actions: Sequence[str], prefixes: Sequence[str]) -> Statement:
+    return {
+        "Effect": "Allow",
+        "Action": list(actions),
+        "Resource": bucket_arn,
+        "Condition": {"StringLike": {"s3:prefix": [f"{p}*" for p in prefixes]}},
+    }
+
+
+def consume(queue_arn: str) -> Statement:
+    actions = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
+    return {"Effect": "Allow", "Action": actions, "Resource": queue_arn}
+
+
+def send(queue_arn: str) -> Statement:
+    return {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": queue_arn}
+
+
+def logs(log_group_arn: str) -> Statement:
+    return {
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": [log_group_arn, f"{log_group_arn}:*"],
+    }
+
+
+def lambda_trust() -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+            ],
+        }
+    )

@@ -1,0 +1,54 @@
+"""A standard SQS queue with its dead-letter queue and an alarm on the DLQ's depth."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+DLQ_RETENTION_SECONDS = 14 * 24 * 3600
+
+
+@dataclass
+class QueueArgs:
+    visibility_timeout_seconds: int
+    retention_seconds: int
+    max_receive_count: int
+    alarm_topic_arn: pulumi.Input[str] | None = None
+
+
+class QueueWithDlq(pulumi.ComponentResource):
+    def __init__(self, name: str, args: QueueArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("iot:pipeline:QueueWithDlq", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.dlq = aws.sqs.Queue(f"{name}-dlq", message_retention_seconds=DLQ_RETENTION_SECONDS, opts=child)
+        self.queue = aws.sqs.Queue(
+            name,
+            visibility_timeout_seconds=args.visibility_timeout_seconds,
+            message_retention_seconds=args.retention_seconds,
+            receive_wait_time_seconds=20,
+            redrive_policy=self.dlq.arn.apply(
+                lambda arn: json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": args.max_receive_count})
+            ),
+            opts=child,
+        )
+        actions = [args.alarm_topic_arn] if args.alarm_topic_arn is not None else []
+        aws.cloudwatch.MetricAlarm(
+            f"{name}-dlq-not-empty",
+            alarm_description=f"Messages that failed {args.max_receive_count} times wait in the {name} DLQ.",
+            namespace="AWS/SQS",
+            metric_name="ApproximateNumberOfMessagesVisible",
+            dimensions={"QueueName": self.dlq.name},
+            statistic="Maximum",
+            period=300,
+            evaluation_periods=1,
+            threshold=0,
+            comparison_operator="GreaterThanThreshold",
+            treat_missing_data="notBreaching",
+            alarm_actions=actions,
+            ok_actions=actions,
+            opts=child,
+        )
+        self.register_outputs({"queue_url": self.queue.url, "dlq_url": self.dlq.url})

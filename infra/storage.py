@@ -1,0 +1,94 @@
+"""The data bucket: private, encrypted, versioned, TLS only, raw/ notifications to the ingest queue."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from core.layout import RAW_PREFIX
+
+
+@dataclass
+class DataBucketArgs:
+    raw_noncurrent_days: int
+
+
+class DataBucket(pulumi.ComponentResource):
+    def __init__(self, name: str, args: DataBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("iot:pipeline:DataBucket", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.bucket = aws.s3.Bucket(name, force_destroy=False, opts=child)
+        aws.s3.BucketPublicAccessBlock(
+            name,
+            bucket=self.bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            name,
+            bucket=self.bucket.id,
+            rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}],
+            opts=child,
+        )
+        self.versioning = aws.s3.BucketVersioning(
+            name, bucket=self.bucket.id, versioning_configuration={"status": "Enabled"}, opts=child
+        )
+        aws.s3.BucketLifecycleConfiguration(
+            name,
+            bucket=self.bucket.id,
+            rules=[
+                {
+                    "id": "expire-processed-raw-versions",
+                    "status": "Enabled",
+                    "filter": {"prefix": RAW_PREFIX},
+                    "noncurrent_version_expiration": {"noncurrent_days": args.raw_noncurrent_days},
+                    "expiration": {"expired_object_delete_marker": True},
+                },
+                {
+                    "id": "abort-incomplete-uploads",
+                    "status": "Enabled",
+                    "filter": {"prefix": ""},
+                    "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
+                },
+            ],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.versioning]),
+        )
+        aws.s3.BucketPolicy(
+            name,
+            bucket=self.bucket.id,
+            policy=self.bucket.arn.apply(_tls_only),
+            opts=child,
+        )
+        self.register_outputs({"bucket_name": self.bucket.bucket, "bucket_arn": self.bucket.arn})
+
+    def notify_raw_uploads(self, queue_arn: pulumi.Output[str], depends_on: list[pulumi.Resource]) -> None:
+        aws.s3.BucketNotification(
+            "raw-uploads",
+            bucket=self.bucket.id,
+            queues=[{"queue_arn": queue_arn, "events": ["s3:ObjectCreated:*"], "filter_prefix": RAW_PREFIX}],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
+        )
+
+
+def _tls_only(bucket_arn: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "DenyInsecureTransport",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": [bucket_arn, f"{bucket_arn}/*"],
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                }
+            ],
+        }
+    )
