@@ -1,0 +1,216 @@
+"""Deploy the Pulumi program onto a moto server by running it under pulumi.runtime.set_mocks.
+
+Pulumi calls `new_resource` once per resource, in dependency order, with resolved inputs. S3 and
+SQS resources are created in moto right there and moto's real names, URLs and ARNs are returned
+as outputs, so dependants see the values they will use. Functions, layers and event source
+mappings are recorded for the emulator (local.runner); the rest (IAM, logs, alarms, Glue) is
+recorded only.
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+
+ROOT = Path(__file__).resolve().parent.parent
+PROGRAM = ROOT / "__main__.py"
+ACCOUNT = "123456789012"
+
+
+@dataclass
+class Function:
+    name: str
+    arn: str
+    handler: str
+    timeout: int
+    memory: int
+    environment: dict[str, str]
+    code: dict[str, str]
+    """archive path -> local file"""
+    layers: list[str]
+
+
+@dataclass
+class Mapping:
+    queue_arn: str
+    function_arn: str
+    batch_size: int
+    report_batch_item_failures: bool
+    maximum_concurrency: int
+
+
+@dataclass
+class Deployment:
+    outputs: dict[str, Any] = field(default_factory=dict)
+    resources: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    functions: dict[str, Function] = field(default_factory=dict)
+    layers: dict[str, dict[str, str]] = field(default_factory=dict)
+    mappings: list[Mapping] = field(default_factory=list)
+    queues: dict[str, str] = field(default_factory=dict)
+    """queue ARN -> URL"""
+
+
+def _archive_files(archive: Any) -> dict[str, str]:
+    files: dict[str, str] = {}
+    for name, asset in getattr(archive, "assets", {}).items():
+        if isinstance(asset, pulumi.FileAsset):
+            files[name] = str(asset.path)
+    return files
+
+
+def _physical_name(name: str) -> str:
+    return f"{name}-{secrets.token_hex(4)}".lower()
+
+
+class MotoDeployer(pulumi.runtime.Mocks):
+    """Creates S3/SQS resources in moto as Pulumi declares them (DESIGN 7, "Local stack from the program")."""
+
+    def __init__(self, s3: Any, sqs: Any, region: str) -> None:
+        self.s3 = s3
+        self.sqs = sqs
+        self.region = region
+        self.deployment = Deployment()
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return {}, None
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        inputs = dict(args.inputs)
+        self.deployment.resources.append((args.typ, args.name, inputs))
+        handler = getattr(self, "_" + args.typ.split(":")[-1], None)
+        if handler is not None:
+            resource_id, outputs = handler(args.name, inputs)
+            return resource_id, {**inputs, **outputs}
+        arn = f"arn:aws:{args.typ.split(':')[1].split('/')[0]}:{self.region}:{ACCOUNT}:{args.name}"
+        return f"{args.name}-id", {**inputs, "arn": arn, "name": inputs.get("name", args.name)}
+
+    def _Bucket(self, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        bucket = inputs.get("bucket") or _physical_name(name)
+        self.s3.create_bucket(Bucket=bucket)
+        return bucket, {"bucket": bucket, "arn": f"arn:aws:s3:::{bucket}"}
+
+    def _BucketVersioning(self, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        status = inputs["versioningConfiguration"]["status"]
+        self.s3.put_bucket_versioning(Bucket=inputs["bucket"], VersioningConfiguration={"Status": status})
+        return inputs["bucket"], {}
+
+    def _BucketServerSideEncryptionConfiguration(self, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        rule = inputs["rules"][0]["applyServerSideEncryptionByDefault"]
+        self.s3.put_bucket_encryption(
+            Bucket=inputs["bucket"],
+            ServerSideEncryptionConfiguration={
+                "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": rule["sseAlgorithm"]}}]
+            },
+        )
+        return inputs["bucket"], {}
+
+    def _BucketPublicAccessBlock(self, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        flags = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+        self.s3.put_public_access_block(
+            Bucket=inputs["bucket"],
+            PublicAccessBlockConfiguration={flag[0].upper() + flag[1:]: bool(inputs.get(flag)) for flag in flags},
+        )
+        return inputs["bucket"], {}
+
+    def _BucketNotification(self, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        queues = [
+            {
+                "QueueArn": queue["queueArn"],
+                "Events": queue["events"],
+                "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": queue.get("filterPrefix", "")}]}},
+            }
+            for queue in inputs.get("queues", [])
+        ]
+        self.s3.put_bucket_notification_configuration(
+            Bucket=inputs["bucket"], NotificationConfiguration={"QueueConfigurations": queues}
+        )
+        return inputs["bucket"], {}
+
+    def _Queue(self, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        queue_name = inputs.get("name") or _physical_name(name)
+        attributes = {
+            "VisibilityTimeout": inputs.get("visibilityTimeoutSeconds"),
+            "MessageRetentionPeriod": inputs.get("messageRetentionSeconds"),
+            "ReceiveMessageWaitTimeSeconds": inputs.get("receiveWaitTimeSeconds"),
+            "RedrivePolicy": inputs.get("redrivePolicy"),
+        }
+        url = self.sqs.create_queue(
+            QueueName=queue_name, Attributes={k: str(int(v) if isinstance(v, float) else v) for k, v in attributes.items() if v}
+        )["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.deployment.queues[arn] = url
+        return url, {"url": url, "arn": arn, "name": queue_name}
+
+    def _QueuePolicy(self, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        self.sqs.set_queue_attributes(QueueUrl=inputs["queueUrl"], Attributes={"Policy": inputs["policy"]})
+        return inputs["queueUrl"], {}
+
+    def _LayerVersion(self, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        arn = f"arn:aws:lambda:{self.region}:{ACCOUNT}:layer:{inputs.get('layerName', name)}:1"
+        self.deployment.layers[arn] = _archive_files(inputs.get("code"))
+        return arn, {"arn": arn, "version": "1"}
+
+    def _Function(self, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        function_name = inputs.get("name") or _physical_name(name)
+        arn = f"arn:aws:lambda:{self.region}:{ACCOUNT}:function:{function_name}"
+        self.deployment.functions[arn] = Function(
+            name=function_name,
+            arn=arn,
+            handler=inputs["handler"],
+            timeout=int(inputs.get("timeout", 3)),
+            memory=int(inputs.get("memorySize", 128)),
+            environment={k: str(v) for k, v in (inputs.get("environment") or {}).get("variables", {}).items()},
+            code=_archive_files(inputs.get("code")),
+            layers=list(inputs.get("layers", [])),
+        )
+        return function_name, {"arn": arn, "name": function_name}
+
+    def _EventSourceMapping(self, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        self.deployment.mappings.append(
+            Mapping(
+                queue_arn=inputs["eventSourceArn"],
+                function_arn=inputs["functionName"],
+                batch_size=int(inputs.get("batchSize", 10)),
+                report_batch_item_failures="ReportBatchItemFailures" in inputs.get("functionResponseTypes", []),
+                maximum_concurrency=int((inputs.get("scalingConfig") or {}).get("maximumConcurrency", 1000)),
+            )
+        )
+        return _physical_name(name), {"uuid": name}
+
+
+def deploy(s3: Any, sqs: Any, region: str, config: dict[str, str] | None = None) -> Deployment:
+    """Run the Pulumi program (__main__.py) against moto; returns what it declared and exported."""
+    deployer = MotoDeployer(s3, sqs, region)
+    pulumi.runtime.set_all_config({f"iot-traffic-pipeline:{k}": v for k, v in (config or {}).items()})
+    pulumi.runtime.set_mocks(deployer, project="iot-traffic-pipeline", stack="local", preview=False)
+
+    exported: dict[str, Any] = {}
+
+    def program() -> None:
+        original = pulumi.export
+        pulumi.export = lambda name, value: exported.__setitem__(name, value)  # type: ignore[assignment]
+        try:
+            runpy.run_path(str(PROGRAM), run_name="__pulumi_program__")
+        finally:
+            pulumi.export = original  # type: ignore[assignment]
+
+    @pulumi.runtime.test  # type: ignore[misc]
+    def run() -> pulumi.Output[None]:
+        program()
+        names = list(exported)
+        return pulumi.Output.all(*exported.values()).apply(
+            lambda values: deployer.deployment.outputs.update(zip(names, values, strict=True))
+        )
+
+    run()
+    return deployer.deployment
+
+
+def outputs_json(deployment: Deployment) -> str:
+    return json.dumps(deployment.outputs, indent=2, sort_keys=True)

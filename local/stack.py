@@ -1,0 +1,142 @@
+"""The local stack: a moto server, the Pulumi program deployed onto it, and one emulator process per
+event source mapping, each running its function with exactly the environment and code Pulumi declares."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from local import moto_fixes
+from local.deploy import Deployment, Function, deploy
+
+REGION = "us-east-1"
+RUNNER = Path(__file__).resolve().parent / "runner.py"
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local"}
+
+
+def _materialize(files: dict[str, str], target: Path) -> Path:
+    for name, source in files.items():
+        destination = target / name
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, destination)
+    return target
+
+
+class LocalStack:
+    def __init__(self, port: int = 0, workers: int = 4, config: dict[str, str] | None = None) -> None:
+        self.port = port
+        self.workers = workers
+        self.config = config or {}
+        self.server: ThreadedMotoServer | None = None
+        self.endpoint = ""
+        self.deployment = Deployment()
+        self.processes: list[subprocess.Popen[str]] = []
+        self._workdir = Path(tempfile.mkdtemp(prefix="iot-local-"))
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION, **_boto_credentials())
+
+    def start(self) -> dict[str, Any]:
+        moto_fixes.apply()
+        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self.server.start()
+        host, port = self.server.get_host_and_port()
+        self.endpoint = f"http://{host}:{port}"
+        self.deployment = deploy(self.client("s3"), self.client("sqs"), REGION, self.config)
+        for mapping in self.deployment.mappings:
+            function = self.deployment.functions[mapping.function_arn]
+            self.processes.append(self._start_runner(function, mapping.queue_arn, mapping.batch_size,
+                                                     mapping.report_batch_item_failures,
+                                                     max(1, min(self.workers, mapping.maximum_concurrency))))
+        for process in self.processes:
+            assert process.stdout is not None
+            line = process.stdout.readline()
+            if not line.startswith("ready"):
+                self.stop()
+                raise RuntimeError(f"an event source mapping emulator failed to start: {line!r}")
+        return self.outputs
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        return {**self.deployment.outputs, "endpoint_url": self.endpoint, "region": REGION}
+
+    def _start_runner(
+        self, function: Function, queue_arn: str, batch_size: int, report_failures: bool, workers: int
+    ) -> subprocess.Popen[str]:
+        code_dir = _materialize(function.code, self._workdir / function.name / "task")
+        paths = [str(code_dir)]
+        for n, layer_arn in enumerate(function.layers):
+            layer_dir = _materialize(self.deployment.layers[layer_arn], self._workdir / function.name / f"layer{n}")
+            paths.append(str(layer_dir / "python"))
+        env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "PYTHON"))}
+        env.update(CREDENTIALS)
+        env.update(
+            AWS_ENDPOINT_URL=self.endpoint,
+            AWS_REGION=REGION,
+            AWS_DEFAULT_REGION=REGION,
+            AWS_LAMBDA_FUNCTION_NAME=function.name,
+            AWS_LAMBDA_FUNCTION_MEMORY_SIZE=str(function.memory),
+            PYTHONPATH=os.pathsep.join(paths),
+            PYTHONUNBUFFERED="1",
+        )
+        env.update(function.environment)
+        spec = {
+            "handler": function.handler,
+            "function_name": function.name,
+            "timeout": function.timeout,
+            "memory": function.memory,
+            "queue_url": self.deployment.queues[queue_arn],
+            "queue_arn": queue_arn,
+            "batch_size": batch_size,
+            "report_batch_item_failures": report_failures,
+            "workers": workers,
+            "region": REGION,
+        }
+        return subprocess.Popen(
+            [sys.executable, str(RUNNER), json.dumps(spec)],
+            cwd=code_dir,
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            if process.stdout is not None:
+                process.stdout.close()
+        self.processes.clear()
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+        shutil.rmtree(self._workdir, ignore_errors=True)
+
+    def __enter__(self) -> LocalStack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _boto_credentials() -> dict[str, str]:
+    return {
+        "aws_access_key_id": CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        "aws_session_token": CREDENTIALS["AWS_SESSION_TOKEN"],
+    }
