@@ -21,6 +21,7 @@ from typing import Any
 import boto3
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+logging.getLogger("botocore").setLevel(logging.WARNING)
 log = logging.getLogger("local.runner")
 
 

@@ -4,6 +4,7 @@ event source mapping, each running its function with exactly the environment and
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -47,6 +48,7 @@ class LocalStack:
 
     def start(self) -> dict[str, Any]:
         moto_fixes.apply()
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self.server.start()
         host, port = self.server.get_host_and_port()

@@ -1,0 +1,1 @@
+"""Command-line clients run by people: upload, export, status."""

@@ -1,0 +1,50 @@
+"""Every routine command: nox -s tests | lint | typecheck | demo | bench."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.reuse_existing_virtualenvs = True
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+
+
+def install(session: nox.Session, *groups: str) -> None:
+    session.install("-e", ".")
+    for group in groups:
+        session.install(*nox.project.dependency_groups(PYPROJECT, group))
+
+
+@nox.session(python="3.11")
+def tests(session: nox.Session) -> None:
+    """Run the test suite (unit, Pulumi mocks, handlers on moto, end to end on the local stack)."""
+    install(session, "test")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(python="3.11")
+def lint(session: nox.Session) -> None:
+    """ruff on everything."""
+    session.install("ruff")
+    session.run("ruff", "check", ".", *session.posargs)
+
+
+@nox.session(python="3.11")
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on core/."""
+    install(session, "lint")
+    session.run("mypy", *session.posargs)
+
+
+@nox.session(python="3.11", default=False)
+def demo(session: nox.Session) -> None:
+    """The whole pipeline on generated sample data, on the local stack."""
+    install(session, "local")
+    session.run("python", "-m", "local.demo", *session.posargs)
+
+
+@nox.session(python="3.11", default=False)
+def bench(session: nox.Session) -> None:
+    """Benchmarks side by side (core vs naive vs pandas vs DuckDB); writes docs/benchmarks.md."""
+    install(session, "bench")
+    session.run("python", "-m", "local.bench", *session.posargs)
