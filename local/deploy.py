@@ -82,17 +82,20 @@ class MotoDeployer(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         inputs = dict(args.inputs)
-        self.deployment.resources.append((args.typ, args.name, inputs))
         handler = getattr(self, "_" + args.typ.split(":")[-1], None)
         if handler is not None:
             resource_id, outputs = handler(args.name, inputs)
-            return resource_id, {**inputs, **outputs}
-        arn = f"arn:aws:{args.typ.split(':')[1].split('/')[0]}:{self.region}:{ACCOUNT}:{args.name}"
-        return f"{args.name}-id", {**inputs, "arn": arn, "name": inputs.get("name", args.name)}
+        else:
+            arn = f"arn:aws:{args.typ.split(':')[1].split('/')[0]}:{self.region}:{ACCOUNT}:{args.name}"
+            resource_id, outputs = f"{args.name}-id", {"arn": arn, "name": inputs.get("name", args.name)}
+        state = {**inputs, **outputs}
+        self.deployment.resources.append((args.typ, args.name, state))
+        return resource_id, state
 
     def _Bucket(self, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         bucket = inputs.get("bucket") or _physical_name(name)
-        self.s3.create_bucket(Bucket=bucket)
+        location = {} if self.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": self.region}}
+        self.s3.create_bucket(Bucket=bucket, **location)
         return bucket, {"bucket": bucket, "arn": f"arn:aws:s3:::{bucket}"}
 
     def _BucketVersioning(self, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
