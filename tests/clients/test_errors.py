@@ -1,0 +1,65 @@
+"""Every documented error exit of the clients: one line on stderr, a distinct code, no traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from clients import export, status, upload
+from tests.conftest import RunningStack
+
+
+def fails(capsys: pytest.CaptureFixture[str], code: int, call: object) -> str:
+    with pytest.raises(SystemExit) as exc:
+        call()  # type: ignore[operator]
+    assert exc.value.code == code
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Traceback" not in err and err.count("\n") == 1
+    return err
+
+
+def test_invalid_ip_exits_3(capsys: pytest.CaptureFixture[str]) -> None:
+    assert "not an IP address" in fails(capsys, 3, lambda: export.main(["10.0.0.300", "10.0.0.1", "--bucket", "b"]))
+
+
+def test_unknown_pair_exits_4(local_stack: RunningStack, capsys: pytest.CaptureFixture[str]) -> None:
+    err = fails(capsys, 4, lambda: export.main(["10.255.255.1", "10.255.255.2", "--outputs", str(local_stack.outputs_file)]))
+    assert "no data for pair" in err
+
+
+def test_no_bucket_configured_exits_5(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("IOT_BUCKET", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    fails(capsys, 5, lambda: export.main(["10.0.0.1", "10.0.0.2", "--outputs", str(tmp_path / "none.json")]))
+
+
+def test_missing_bucket_exits_5(local_stack: RunningStack, monkeypatch: pytest.MonkeyPatch,
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", local_stack.outputs["endpoint_url"])
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "local")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "local")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    err = fails(capsys, 5, lambda: export.main(["10.0.0.1", "10.0.0.2", "--bucket", "no-such-bucket", "--outputs", "x"]))
+    assert "does not exist" in err
+
+
+def test_unreachable_endpoint_exits_6(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "local")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "local")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    err = fails(capsys, 6, lambda: export.main(["10.0.0.1", "10.0.0.2", "--bucket", "b", "--outputs", "x"]))
+    assert "cannot reach" in err
+
+
+def test_upload_of_a_folder_without_flow_files_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert "no .csv" in fails(capsys, 2, lambda: upload.main([str(tmp_path), "--bucket", "b"]))
+
+
+def test_status_lists_files_and_dlq_depths(local_stack: RunningStack, capsys: pytest.CaptureFixture[str]) -> None:
+    assert status.main(["--outputs", str(local_stack.outputs_file)]) == 0
+    out = capsys.readouterr().out
+    assert "ingest_dlq: 0 message(s)" in out and "consolidate_dlq: 0 message(s)" in out

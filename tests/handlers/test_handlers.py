@@ -1,0 +1,118 @@
+"""Handlers against moto in-process: happy path, s3:TestEvent, encoded keys, partial batch failure."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote_plus
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from core.status import FileStatus
+from handlers import aws, consolidate, summarize
+
+GOOD = b"Src IP,Dst IP,Timestamp,Flow Duration,Tot Fwd Pkts\n10.0.0.1,8.8.8.8,01/12/2022 10:00:00 AM,100,3\n"
+
+
+class FakeContext:
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+def sqs_event(*bodies: dict[str, Any]) -> dict[str, Any]:
+    return {"Records": [{"messageId": f"m{n}", "receiptHandle": f"r{n}", "body": json.dumps(b)} for n, b in enumerate(bodies)]}
+
+
+def s3_notification(key: str) -> dict[str, Any]:
+    return {"Records": [{"eventName": "ObjectCreated:Put", "s3": {"object": {"key": quote_plus(key)}}}]}
+
+
+@pytest.fixture
+def bucket(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    with mock_aws():
+        aws.s3.cache_clear()
+        aws.sqs.cache_clear()
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket="data")
+        s3.put_bucket_versioning(Bucket="data", VersioningConfiguration={"Status": "Enabled"})
+        url = boto3.client("sqs").create_queue(QueueName="consolidate")["QueueUrl"]
+        monkeypatch.setenv("BUCKET_NAME", "data")
+        monkeypatch.setenv("CONSOLIDATE_QUEUE_URL", url)
+        yield s3
+        aws.s3.cache_clear()
+        aws.sqs.cache_clear()
+
+
+def consolidate_messages() -> list[dict[str, Any]]:
+    sqs = boto3.client("sqs")
+    url = sqs.get_queue_url(QueueName="consolidate")["QueueUrl"]
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    return [json.loads(m["Body"]) for m in messages]
+
+
+def status_of(s3: Any, key: str) -> FileStatus:
+    return FileStatus.loads(s3.get_object(Bucket="data", Key="status/" + key[4:] + ".json")["Body"].read())
+
+
+def test_summarize_then_consolidate_happy_path_with_an_encoded_key(bucket: Any) -> None:
+    key = "raw/paris branch/day 1+2.csv"
+    bucket.put_object(Bucket="data", Key=key, Body=GOOD)
+    response = summarize.handler(sqs_event(s3_notification(key)), FakeContext())
+    assert response == {"batchItemFailures": []}
+    assert "Contents" not in bucket.list_objects_v2(Bucket="data", Prefix="raw/")
+    assert status_of(bucket, key).state == "summarized"
+    messages = consolidate_messages()
+    assert messages == [{"key": key, "generation": 1}]
+    assert consolidate.handler(sqs_event(*messages), FakeContext()) == {"batchItemFailures": []}
+    stats = bucket.get_object(Bucket="data", Key="consolidated/traffic_stats.csv")["Body"].read().decode()
+    assert stats.splitlines()[1] == "10.0.0.1,8.8.8.8,1,100.0,0.0,3.0,0.0"
+    assert status_of(bucket, key).state == "consolidated"
+
+
+def test_s3_test_event_is_ignored(bucket: Any) -> None:
+    event = sqs_event({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "data"})
+    assert summarize.handler(event, FakeContext()) == {"batchItemFailures": []}
+    assert consolidate_messages() == []
+
+
+def test_a_failing_record_is_reported_beside_one_that_succeeds(bucket: Any) -> None:
+    bucket.put_object(Bucket="data", Key="raw/b/good.csv", Body=GOOD)
+    event = sqs_event(s3_notification("raw/b/good.csv"), {"Records": [{"eventName": "ObjectCreated:Put"}]})
+    assert summarize.handler(event, FakeContext()) == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+    assert status_of(bucket, "raw/b/good.csv").state == "summarized"
+
+
+def test_a_rejected_file_is_moved_to_rejected_with_its_reason(bucket: Any) -> None:
+    bucket.put_object(Bucket="data", Key="raw/b/bad.csv", Body=b"a;b;c\n1;2;3\n")
+    assert summarize.handler(sqs_event(s3_notification("raw/b/bad.csv")), FakeContext()) == {"batchItemFailures": []}
+    status = status_of(bucket, "raw/b/bad.csv")
+    assert status.state == "rejected" and "not comma-separated" in status.reason
+    assert bucket.get_object(Bucket="data", Key="rejected/b/bad.csv")["Body"].read().startswith(b"a;b;c")
+    assert "Contents" not in bucket.list_objects_v2(Bucket="data", Prefix="raw/")
+
+
+def test_duplicate_deliveries_change_nothing(bucket: Any) -> None:
+    bucket.put_object(Bucket="data", Key="raw/b/x.csv", Body=GOOD)
+    event = sqs_event(s3_notification("raw/b/x.csv"))
+    summarize.handler(event, FakeContext())
+    summarize.handler(event, FakeContext())
+    messages = consolidate_messages()
+    consolidate.handler(sqs_event(*messages, *messages), FakeContext())
+    consolidate.handler(sqs_event(*messages), FakeContext())
+    stats = bucket.get_object(Bucket="data", Key="consolidated/traffic_stats.csv")["Body"].read().decode()
+    assert stats.splitlines()[1:] == ["10.0.0.1,8.8.8.8,1,100.0,0.0,3.0,0.0"]
+
+
+def test_reupload_under_the_same_name_replaces_the_contribution(bucket: Any) -> None:
+    key = "raw/b/x.csv"
+    for body in (GOOD, GOOD.replace(b",100,3", b",40,1").replace(b"01/12/2022", b"02/12/2022")):
+        bucket.put_object(Bucket="data", Key=key, Body=body)
+        summarize.handler(sqs_event(s3_notification(key)), FakeContext())
+        consolidate.handler(sqs_event(*consolidate_messages()), FakeContext())
+    stats = bucket.get_object(Bucket="data", Key="consolidated/traffic_stats.csv")["Body"].read().decode()
+    assert stats.splitlines()[1:] == ["10.0.0.1,8.8.8.8,1,40.0,0.0,1.0,0.0"]
+    keys = [o["Key"] for o in bucket.list_objects_v2(Bucket="data", Prefix="summaries/")["Contents"]]
+    assert len(keys) == 1 and keys[0].startswith("summaries/dt=2022-12-02/")
