@@ -15,35 +15,35 @@ def install(session: nox.Session, *groups: str) -> None:
         session.install(*nox.project.dependency_groups(PYPROJECT, group))
 
 
-@nox.session(python="3.11")
+@nox.session
 def tests(session: nox.Session) -> None:
     """Run the test suite (unit, Pulumi mocks, handlers on moto, end to end on the local stack)."""
     install(session, "test")
     session.run("pytest", *session.posargs)
 
 
-@nox.session(python="3.11")
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff on everything."""
     session.install("ruff")
     session.run("ruff", "check", ".", *session.posargs)
 
 
-@nox.session(python="3.11")
+@nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on core/."""
     install(session, "lint")
     session.run("mypy", *session.posargs)
 
 
-@nox.session(python="3.11", default=False)
+@nox.session(default=False)
 def demo(session: nox.Session) -> None:
     """The whole pipeline on generated sample data, on the local stack."""
     install(session, "local")
     session.run("python", "-m", "local.demo", *session.posargs)
 
 
-@nox.session(python="3.11", default=False)
+@nox.session(default=False)
 def bench(session: nox.Session) -> None:
     """Benchmarks side by side (core vs naive vs pandas vs DuckDB); writes docs/benchmarks.md."""
     install(session, "bench")

@@ -37,10 +37,16 @@ class ClientFailure(SystemExit):
 
 
 def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--bucket", default=os.environ.get("IOT_BUCKET"), help="data bucket (default: $IOT_BUCKET, "
-                        "then the local stack's outputs file, then `pulumi stack output`)")
-    parser.add_argument("--outputs", default=os.environ.get("IOT_OUTPUTS", LOCAL_OUTPUTS),
-                        help=f"stack outputs JSON written by `python -m local up` (default: $IOT_OUTPUTS or {LOCAL_OUTPUTS})")
+    parser.add_argument(
+        "--bucket",
+        default=os.environ.get("IOT_BUCKET"),
+        help="data bucket (default: $IOT_BUCKET, then the local stack's outputs file, then `pulumi stack output`)",
+    )
+    parser.add_argument(
+        "--outputs",
+        default=os.environ.get("IOT_OUTPUTS", LOCAL_OUTPUTS),
+        help=f"stack outputs JSON written by `python -m local up` (default: $IOT_OUTPUTS or {LOCAL_OUTPUTS})",
+    )
 
 
 def _pulumi_outputs() -> dict[str, Any]:
@@ -59,7 +65,9 @@ class Stack:
         self.outputs = outputs
         self.bucket: str = args.bucket or outputs.get("bucket_name", "")
         if not self.bucket:
-            raise ClientFailure("no bucket: pass --bucket, set IOT_BUCKET, or start `python -m local up`", EXIT_NO_BUCKET)
+            raise ClientFailure(
+                "no bucket: pass --bucket, set IOT_BUCKET, or start `python -m local up`", EXIT_NO_BUCKET
+            )
         self._endpoint = os.environ.get("AWS_ENDPOINT_URL") or outputs.get("endpoint_url")
         self._local = "AWS_ENDPOINT_URL" not in os.environ and "endpoint_url" in outputs
 
@@ -68,8 +76,11 @@ class Stack:
         if self._endpoint:
             options["endpoint_url"] = self._endpoint
         if self._local:
-            options.update(region_name=self.outputs.get("region", "us-east-1"), aws_access_key_id="local",
-                           aws_secret_access_key="local")
+            options.update(
+                region_name=self.outputs.get("region", "us-east-1"),
+                aws_access_key_id="local",
+                aws_secret_access_key="local",
+            )
         return boto3.client(service, **options)
 
 

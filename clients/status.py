@@ -49,7 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             url = stack.outputs.get(name)
             if url:
                 attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
-                print(f"{name.removesuffix('_url')}: {attributes['Attributes']['ApproximateNumberOfMessages']} message(s)")
+                print(
+                    f"{name.removesuffix('_url')}: {attributes['Attributes']['ApproximateNumberOfMessages']} message(s)"
+                )
     except (BotoCoreError, ClientError) as exc:
         raise explain(exc, stack.bucket) from None
     return 0

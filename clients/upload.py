@@ -99,8 +99,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("folder", metavar="FOLDER", type=Path)
     parser.add_argument("--branch", help="branch name in the object keys (default: FOLDER's own name)")
-    parser.add_argument("--wait", action="store_true", help="wait until each file is consolidated or rejected; "
-                        "exit 1 if any was rejected or the wait timed out")
+    parser.add_argument(
+        "--wait",
+        action="store_true",
+        help="wait until each file is consolidated or rejected; exit 1 if any was rejected or the wait timed out",
+    )
     parser.add_argument("--timeout", type=float, default=600, help="seconds --wait waits at most (default: 600)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     add_stack_arguments(parser)

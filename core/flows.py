@@ -271,4 +271,3 @@ def _summarize_lines(lines: Iterator[bytes]) -> FileSummary:
 
     summary.rows_read = rows
     return summary
-

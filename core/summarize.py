@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import BinaryIO
 
 from core.flows import FileSummary, RejectedFile, summarize_stream
 from core.summary import Totals, merge_into, write_summary
@@ -30,11 +29,10 @@ def _summarize_path(path: str) -> FileSummary:
     if path == "-":
         return summarize_stream(sys.stdin.buffer)
     try:
-        stream: BinaryIO = open(path, "rb")
+        with open(path, "rb") as stream:
+            return summarize_stream(stream)
     except OSError as exc:
         raise RejectedFile(f"cannot read: {exc.strerror}") from None
-    with stream:
-        return summarize_stream(stream)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -72,7 +72,9 @@ def apply_source(bucket: str, raw_key: str) -> tuple[str, int] | None:
     by_shard = rows_by_shard(totals)
     shards = sorted(set(status.shards) | set(status.stale_shards) | set(by_shard))
     with ThreadPoolExecutor(PARALLEL_REQUESTS) as pool:
-        list(pool.map(lambda n: apply_to_shard(bucket, n, status.source, status.generation, by_shard.get(n, [])), shards))
+        list(
+            pool.map(lambda n: apply_to_shard(bucket, n, status.source, status.generation, by_shard.get(n, [])), shards)
+        )
     log_json(
         event="consolidated",
         key=raw_key,
@@ -118,7 +120,9 @@ def rebuild_traffic_stats(bucket: str) -> None:
         current = aws.head(bucket, layout.TRAFFIC_STATS_KEY)
         keys = [
             item["Key"]
-            for page in aws.s3().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=layout.STATS_PARTS_PREFIX)
+            for page in aws.s3()
+            .get_paginator("list_objects_v2")
+            .paginate(Bucket=bucket, Prefix=layout.STATS_PARTS_PREFIX)
             for item in page.get("Contents", [])
         ]
         with ThreadPoolExecutor(PARALLEL_REQUESTS) as pool:

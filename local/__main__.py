@@ -24,7 +24,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", help="start the local stack in the foreground")
     up.add_argument("--port", type=int, default=0, help="port of the S3/SQS endpoint (default: a free one)")
-    up.add_argument("--outputs", default=DEFAULT_OUTPUTS, help=f"where to write the stack outputs JSON (default: {DEFAULT_OUTPUTS})")
+    up.add_argument(
+        "--outputs", default=DEFAULT_OUTPUTS, help=f"where to write the stack outputs JSON (default: {DEFAULT_OUTPUTS})"
+    )
     up.add_argument("--workers", type=int, default=4, help="concurrent invocations per mapping (default: 4)")
     args = parser.parse_args(argv)
 
@@ -40,8 +42,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         text = json.dumps(outputs, indent=2, sort_keys=True)
         Path(args.outputs).write_text(text + "\n")
         print(text, flush=True)
-        print(f"local stack up at {stack.endpoint}; outputs in {args.outputs}. "
-              f"In another shell: export AWS_ENDPOINT_URL={stack.endpoint}", file=sys.stderr, flush=True)
+        print(
+            f"local stack up at {stack.endpoint}; outputs in {args.outputs}. "
+            f"In another shell: export AWS_ENDPOINT_URL={stack.endpoint}",
+            file=sys.stderr,
+            flush=True,
+        )
         stopped.wait()
     finally:
         stack.stop()

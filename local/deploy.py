@@ -94,7 +94,9 @@ class MotoDeployer(pulumi.runtime.Mocks):
 
     def _Bucket(self, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         bucket = inputs.get("bucket") or _physical_name(name)
-        location = {} if self.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": self.region}}
+        location = (
+            {} if self.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": self.region}}
+        )
         self.s3.create_bucket(Bucket=bucket, **location)
         return bucket, {"bucket": bucket, "arn": f"arn:aws:s3:::{bucket}"}
 
@@ -144,7 +146,8 @@ class MotoDeployer(pulumi.runtime.Mocks):
             "RedrivePolicy": inputs.get("redrivePolicy"),
         }
         url = self.sqs.create_queue(
-            QueueName=queue_name, Attributes={k: str(int(v) if isinstance(v, float) else v) for k, v in attributes.items() if v}
+            QueueName=queue_name,
+            Attributes={k: str(int(v) if isinstance(v, float) else v) for k, v in attributes.items() if v},
         )["QueueUrl"]
         arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         self.deployment.queues[arn] = url

@@ -82,7 +82,9 @@ def poll(spec: dict[str, Any], handler: Any, stop: threading.Event) -> None:
             failed = {m["MessageId"] for m in messages}
         done = [m for m in messages if m["MessageId"] not in failed]
         for start in range(0, len(done), 10):
-            entries = [{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(done[start : start + 10])]
+            entries = [
+                {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(done[start : start + 10])
+            ]
             sqs.delete_message_batch(QueueUrl=url, Entries=entries)
 
 

@@ -56,9 +56,15 @@ class LocalStack:
         self.deployment = deploy(self.client("s3"), self.client("sqs"), REGION, self.config)
         for mapping in self.deployment.mappings:
             function = self.deployment.functions[mapping.function_arn]
-            self.processes.append(self._start_runner(function, mapping.queue_arn, mapping.batch_size,
-                                                     mapping.report_batch_item_failures,
-                                                     max(1, min(self.workers, mapping.maximum_concurrency))))
+            self.processes.append(
+                self._start_runner(
+                    function,
+                    mapping.queue_arn,
+                    mapping.batch_size,
+                    mapping.report_batch_item_failures,
+                    max(1, min(self.workers, mapping.maximum_concurrency)),
+                )
+            )
         for process in self.processes:
             assert process.stdout is not None
             line = process.stdout.readline()

@@ -32,8 +32,13 @@ class RunningStack:
         self.bucket: str = outputs["bucket_name"]
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, endpoint_url=self.outputs["endpoint_url"], region_name="us-east-1",
-                            aws_access_key_id="local", aws_secret_access_key="local")
+        return boto3.client(
+            service,
+            endpoint_url=self.outputs["endpoint_url"],
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
 
 
 @pytest.fixture(scope="session")
@@ -43,7 +48,10 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSta
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     process = subprocess.Popen(
         [sys.executable, "-m", "local", "up", "--port", "0", "--outputs", str(outputs_file), "--workers", "8"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 120

@@ -32,12 +32,26 @@ def daily_totals(paths: list[Path]) -> dict[tuple[str, str], dict[str, list[int]
     return {pair: dict(days) for pair, days in pairs.items()}
 
 
+def std(values: list[int]) -> float:
+    return statistics.stdev(values) if len(values) > 1 else 0.0
+
+
 def stats_lines(pairs: dict[tuple[str, str], dict[str, list[int]]]) -> list[str]:
     lines = []
     for (src, dst), days in sorted(pairs.items()):
         durations = [v[0] for v in days.values()]
         packets = [v[1] for v in days.values()]
-        std = (lambda xs: statistics.stdev(xs) if len(xs) > 1 else 0.0)
-        lines.append(",".join([src, dst, str(len(days)), repr(float(statistics.mean(durations))), repr(float(std(durations))),
-                               repr(float(statistics.mean(packets))), repr(float(std(packets)))]))
+        lines.append(
+            ",".join(
+                [
+                    src,
+                    dst,
+                    str(len(days)),
+                    repr(float(statistics.mean(durations))),
+                    repr(float(std(durations))),
+                    repr(float(statistics.mean(packets))),
+                    repr(float(std(packets))),
+                ]
+            )
+        )
     return lines

@@ -34,8 +34,14 @@ def test_sixty_files_from_four_branches_uploaded_at_once_give_exact_statistics(
         folder = tmp_path / f"site{branch}"
         for n in range(15):
             name = f"log{n:02d}.csv.gz" if n % 5 == 0 else f"log{n:02d}.csv"
-            write_sample_file(folder / name, 300, device_pairs(90 + branch, 6) + device_pairs(1, 2),
-                              days(n % 7, 2), broken=2, seed=branch * 100 + n)
+            write_sample_file(
+                folder / name,
+                300,
+                device_pairs(90 + branch, 6) + device_pairs(1, 2),
+                days(n % 7, 2),
+                broken=2,
+                seed=branch * 100 + n,
+            )
         folders.append(folder)
     common = ["--outputs", str(local_stack.outputs_file), "--quiet"]
     with ThreadPoolExecutor(4) as pool:
@@ -53,11 +59,14 @@ def test_sixty_files_from_four_branches_uploaded_at_once_give_exact_statistics(
     with target.open() as handle:
         rows = list(csv.DictReader(handle))
     assert [r["Date"] for r in rows] == sorted(expected[(src, dst)])
-    assert [int(r["TotalFlowDuration"]) for r in rows] == [expected[(src, dst)][d][0] for d in sorted(expected[(src, dst)])]
+    assert [int(r["TotalFlowDuration"]) for r in rows] == [
+        expected[(src, dst)][d][0] for d in sorted(expected[(src, dst)])
+    ]
 
 
-def test_rejected_file_makes_upload_wait_exit_1(local_stack: RunningStack, tmp_path: Path,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_rejected_file_makes_upload_wait_exit_1(
+    local_stack: RunningStack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     folder = tmp_path / "broken-branch"
     folder.mkdir()
     (folder / "semicolons.csv").write_text("Src IP;Dst IP;Timestamp;Flow Duration;Tot Fwd Pkts\n")

@@ -24,24 +24,30 @@ def test_invalid_ip_exits_3(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_unknown_pair_exits_4(local_stack: RunningStack, capsys: pytest.CaptureFixture[str]) -> None:
-    err = fails(capsys, 4, lambda: export.main(["10.255.255.1", "10.255.255.2", "--outputs", str(local_stack.outputs_file)]))
+    err = fails(
+        capsys, 4, lambda: export.main(["10.255.255.1", "10.255.255.2", "--outputs", str(local_stack.outputs_file)])
+    )
     assert "no data for pair" in err
 
 
-def test_no_bucket_configured_exits_5(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_bucket_configured_exits_5(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.delenv("IOT_BUCKET", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))
     fails(capsys, 5, lambda: export.main(["10.0.0.1", "10.0.0.2", "--outputs", str(tmp_path / "none.json")]))
 
 
-def test_missing_bucket_exits_5(local_stack: RunningStack, monkeypatch: pytest.MonkeyPatch,
-                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_bucket_exits_5(
+    local_stack: RunningStack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL", local_stack.outputs["endpoint_url"])
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "local")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "local")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    err = fails(capsys, 5, lambda: export.main(["10.0.0.1", "10.0.0.2", "--bucket", "no-such-bucket", "--outputs", "x"]))
+    err = fails(
+        capsys, 5, lambda: export.main(["10.0.0.1", "10.0.0.2", "--bucket", "no-such-bucket", "--outputs", "x"])
+    )
     assert "does not exist" in err
 
 

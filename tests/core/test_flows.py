@@ -23,8 +23,9 @@ def run(text: str | bytes):  # type: ignore[no-untyped-def]
     return summarize_stream(io.BytesIO(data))
 
 
-def row(src: str = "10.0.0.1", dst: str = "10.0.0.2", ts: str = "01/12/2022 10:00:00 AM",
-        dur: str = "100", pkts: str = "3") -> str:
+def row(
+    src: str = "10.0.0.1", dst: str = "10.0.0.2", ts: str = "01/12/2022 10:00:00 AM", dur: str = "100", pkts: str = "3"
+) -> str:
     return f"f,{src},1,{dst},2,6,{ts},{dur},{pkts},0\n"
 
 
@@ -43,9 +44,11 @@ def test_every_header_spelling(header: str) -> None:
 
 
 def test_python_port_snake_case_durations_are_seconds() -> None:
-    summary = run("src_ip,dst_ip,timestamp,flow_duration,tot_fwd_pkts\n"
-                  "10.0.0.1,10.0.0.2,2022-12-01 10:00:00,0.003713,3\n"
-                  "10.0.0.1,10.0.0.2,2022-12-01 11:00:00,2.5,1\n")
+    summary = run(
+        "src_ip,dst_ip,timestamp,flow_duration,tot_fwd_pkts\n"
+        "10.0.0.1,10.0.0.2,2022-12-01 10:00:00,0.003713,3\n"
+        "10.0.0.1,10.0.0.2,2022-12-01 11:00:00,2.5,1\n"
+    )
     assert summary.totals == {("2022-12-01", "10.0.0.1", "10.0.0.2"): [2_503_713, 4, 2]}
 
 
@@ -66,8 +69,14 @@ def test_timestamp_dialects_give_the_day_as_written(stamp: str, day: str) -> Non
 
 
 def test_bom_crlf_blank_lines_and_quoted_fields() -> None:
-    text = ("\ufeff" + HEADER + "\n" + row() + "\r\n" + 'f,"10.0.0.1",1,"10.0.0.2",2,6,"01/12/2022 10:00:00 AM",'
-            '"50",4,"a, quoted\r\nmultiline field"\r\n' + row()).replace("\n", "\r\n").replace("\r\r", "\r")
+    text = (
+        (
+            "\ufeff" + HEADER + "\n" + row() + "\r\n" + 'f,"10.0.0.1",1,"10.0.0.2",2,6,"01/12/2022 10:00:00 AM",'
+            '"50",4,"a, quoted\r\nmultiline field"\r\n' + row()
+        )
+        .replace("\n", "\r\n")
+        .replace("\r\r", "\r")
+    )
     summary = run(text)
     assert summary.totals == {("2022-12-01", "10.0.0.1", "10.0.0.2"): [250, 10, 3]}
     assert summary.rows_read == 3 and not summary.skipped
@@ -75,7 +84,11 @@ def test_bom_crlf_blank_lines_and_quoted_fields() -> None:
 
 def test_ipv6_is_normalized_and_big_durations_are_exact() -> None:
     big = 2**40 + 7
-    summary = run(HEADER + row(src="FD00::0001", dst="2001:DB8::1", dur=str(big)) + row(src="fd00::1", dst="2001:db8::1", dur="3713.0"))
+    summary = run(
+        HEADER
+        + row(src="FD00::0001", dst="2001:DB8::1", dur=str(big))
+        + row(src="fd00::1", dst="2001:db8::1", dur="3713.0")
+    )
     assert summary.totals == {("2022-12-01", "fd00::1", "2001:db8::1"): [big + 3713, 6, 2]}
 
 

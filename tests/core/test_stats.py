@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import ast
 import io
+import itertools
 import random
 import sys
 from pathlib import Path
@@ -66,9 +67,15 @@ HEADER = "Src IP,Dst IP,Timestamp,Flow Duration,Tot Fwd Pkts\n"
 @settings(max_examples=60, deadline=None)
 @given(
     rows=st.lists(
-        st.tuples(st.sampled_from(["10.0.0.1", "10.0.0.2", "fd00::1"]), st.sampled_from(["8.8.8.8", "1.1.1.1"]),
-                  st.integers(1, 5), st.integers(0, 2**40), st.integers(0, 500)),
-        min_size=1, max_size=60,
+        st.tuples(
+            st.sampled_from(["10.0.0.1", "10.0.0.2", "fd00::1"]),
+            st.sampled_from(["8.8.8.8", "1.1.1.1"]),
+            st.integers(1, 5),
+            st.integers(0, 2**40),
+            st.integers(0, 500),
+        ),
+        min_size=1,
+        max_size=60,
     ),
     cuts=st.lists(st.integers(0, 60), max_size=6),
     seed=st.integers(0, 1000),
@@ -77,7 +84,7 @@ def test_cutting_a_file_in_parts_and_merging_changes_nothing(rows, cuts, seed) -
     lines = [f"{s},{d},2022-12-0{day} 10:00:00,{dur},{pk}\n" for s, d, day, dur, pk in rows]
     whole = summarize_stream(io.BytesIO((HEADER + "".join(lines)).encode())).totals
     bounds = sorted({0, len(lines), *(c for c in cuts if c <= len(lines))})
-    parts = [lines[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    parts = [lines[a:b] for a, b in itertools.pairwise(bounds)]
     random.Random(seed).shuffle(parts)
     merged = merge(summarize_stream(io.BytesIO((HEADER + "".join(p)).encode())).totals for p in parts)
     assert merged == whole

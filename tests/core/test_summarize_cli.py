@@ -9,7 +9,9 @@ from core.summarize import main
 from local.samples import device_pairs, write_sample_file
 
 
-def test_summarizes_files_to_stdout_and_reports_each_on_stderr(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_summarizes_files_to_stdout_and_reports_each_on_stderr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     days = [datetime.date(2022, 12, 1), datetime.date(2022, 12, 2)]
     a = write_sample_file(tmp_path / "a.csv", 500, device_pairs(1, 3), days, broken=4)
     b = write_sample_file(tmp_path / "b.csv.gz", 300, device_pairs(1, 3), days, style="cic-ids2017")
@@ -18,7 +20,7 @@ def test_summarizes_files_to_stdout_and_reports_each_on_stderr(tmp_path: Path, c
     lines = out.splitlines()
     assert lines[0] == "Date,SrcIP,DstIP,TotalFlowDuration,TotalFwdPkts,Flows"
     assert sum(int(line.split(",")[5]) for line in lines[1:]) == 800
-    assert lines[1:] == sorted(lines[1:], key=lambda l: tuple(l.split(",")[:3]))
+    assert lines[1:] == sorted(lines[1:], key=lambda line: tuple(line.split(",")[:3]))
     assert f"{a.path}: 504 rows read, 500 kept, 4 skipped (" in err
     assert f"{b.path}: 300 rows read, 300 kept, 0 skipped" in err
 

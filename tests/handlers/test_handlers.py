@@ -23,7 +23,11 @@ class FakeContext:
 
 
 def sqs_event(*bodies: dict[str, Any]) -> dict[str, Any]:
-    return {"Records": [{"messageId": f"m{n}", "receiptHandle": f"r{n}", "body": json.dumps(b)} for n, b in enumerate(bodies)]}
+    return {
+        "Records": [
+            {"messageId": f"m{n}", "receiptHandle": f"r{n}", "body": json.dumps(b)} for n, b in enumerate(bodies)
+        ]
+    }
 
 
 def s3_notification(key: str) -> dict[str, Any]:

@@ -98,5 +98,7 @@ def test_no_literal_account_region_or_bucket_in_the_program() -> None:
     for path in sources:
         text = path.read_text()
         assert not re.search(r"\b\d{12}\b", text), path
-        assert not re.search(r"\b(us|eu|ap|sa|ca|me|af)-(east|west|north|south|central|northeast|southeast)-\d\b", text), path
-        assert "bucket=\"" not in text and "bucket='" not in text, path
+        assert not re.search(
+            r"\b(us|eu|ap|sa|ca|me|af)-(east|west|north|south|central|northeast|southeast)-\d\b", text
+        ), path
+        assert 'bucket="' not in text and "bucket='" not in text, path
