@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
-from core.timestamps import parse_day
+from core.timestamps import parse_date, parse_day, valid_time
 
 SRC_IP: Final = "src_ip"
 DST_IP: Final = "dst_ip"
@@ -59,7 +59,7 @@ BAD_IP: Final = "bad_ip"
 SKIP_REASONS: Final = (MISSING_FIELD, BAD_NUMBER, NEGATIVE_NUMBER, BAD_TIME, BAD_IP)
 
 GZIP_MAGIC: Final = b"\x1f\x8b"
-_CACHE_LIMIT: Final = 1 << 18
+_CACHE_LIMIT: Final = 1 << 17
 _MICROS: Final = decimal.Decimal(1_000_000)
 
 Key = tuple[str, str, str]
@@ -180,6 +180,35 @@ def _quoted_record(first: bytes, rest: Iterator[bytes]) -> list[bytes]:
     return [value.encode("utf-8") for value in row]
 
 
+class _Caches:
+    """Each distinct IP, date and time string is validated once; an invalid one caches as "" or False."""
+
+    def __init__(self) -> None:
+        self.ips: dict[bytes, str] = {}
+        self.dates: dict[bytes, str] = {}
+        self.times: dict[bytes, bool] = {}
+
+    def ip(self, raw: bytes) -> str:
+        if len(self.ips) >= _CACHE_LIMIT:
+            self.ips.clear()
+        value = self.ips[raw] = _normalize_ip(raw) or ""
+        return value
+
+    def day(self, raw: bytes, date_part: bytes, time_part: bytes) -> str:
+        """Day of a timestamp whose parts were not both cached yet."""
+        if not date_part or not time_part or raw[-1:].isspace() or time_part[:1].isspace():
+            return parse_day(_decode(raw)) or ""  # unusual spacing or 'T': parsed whole, not cached
+        day = self.dates.get(date_part)
+        if day is None:
+            day = self.dates[date_part] = parse_date(_decode(date_part)) or ""
+        time_ok = self.times.get(time_part)
+        if time_ok is None:
+            if len(self.times) >= _CACHE_LIMIT:
+                self.times.clear()
+            time_ok = self.times[time_part] = valid_time(_decode(time_part))
+        return day if time_ok else ""
+
+
 def summarize_stream(source: Readable) -> FileSummary:
     """Daily totals of one flow file, read as a stream. Raises RejectedFile for a file we cannot use."""
     stream = open_flow_stream(source)
@@ -206,8 +235,11 @@ def _summarize_lines(lines: Iterator[bytes]) -> FileSummary:
     width = max(indexes.values()) + 1
     totals = summary.totals
     skipped = summary.skipped
-    ip_cache: dict[bytes, str | None] = {}
-    day_cache: dict[bytes, str | None] = {}
+    caches = _Caches()
+    ip_get = caches.ips.get
+    date_get = caches.dates.get
+    time_get = caches.times.get
+    totals_get = totals.get
     rows = 0
 
     for line in lines:
@@ -216,52 +248,60 @@ def _summarize_lines(lines: Iterator[bytes]) -> FileSummary:
         else:
             fields = line.split(b",", width)
         if len(fields) < width:
-            if not line.strip():
-                continue
-            rows += 1
-            skipped[MISSING_FIELD] += 1
+            if line.strip():
+                rows += 1
+                skipped[MISSING_FIELD] += 1
             continue
         rows += 1
 
         raw_src = fields[i_src]
-        src = ip_cache.get(raw_src, "")
-        if src == "":
-            if len(ip_cache) > _CACHE_LIMIT:
-                ip_cache.clear()
-            src = ip_cache[raw_src] = _normalize_ip(raw_src)
         raw_dst = fields[i_dst]
-        dst = ip_cache.get(raw_dst, "")
-        if dst == "":
-            dst = ip_cache[raw_dst] = _normalize_ip(raw_dst)
-        if src is None or dst is None:
-            empty = not (raw_src.strip() if src is None else raw_dst.strip())
+        src = ip_get(raw_src)
+        if src is None:
+            src = caches.ip(raw_src)
+        dst = ip_get(raw_dst)
+        if dst is None:
+            dst = caches.ip(raw_dst)
+        if not src or not dst:
+            empty = not (raw_src.strip() if not src else raw_dst.strip())
             skipped[MISSING_FIELD if empty else BAD_IP] += 1
             continue
 
         raw_ts = fields[i_ts]
-        day = day_cache.get(raw_ts, "")
-        if day == "":
-            if len(day_cache) > _CACHE_LIMIT:
-                day_cache.clear()
-            day = day_cache[raw_ts] = parse_day(_decode(raw_ts))
-        if day is None:
+        date_part, _, time_part = raw_ts.partition(b" ")
+        day = date_get(date_part)
+        time_ok = time_get(time_part)
+        if day is None or time_ok is None:
+            day = caches.day(raw_ts, date_part, time_part)
+        elif not time_ok:
+            day = ""
+        if not day:
             skipped[MISSING_FIELD if not raw_ts.strip() else BAD_TIME] += 1
             continue
 
         raw_dur = fields[i_dur]
         raw_pkts = fields[i_pkts]
-        dur = _decimal_micros(raw_dur, _MICROS) if seconds else _count(raw_dur)
-        pkts = _count(raw_pkts)
-        if dur is None or pkts is None:
-            empty = not (raw_dur.strip() if dur is None else raw_pkts.strip())
-            skipped[MISSING_FIELD if empty else BAD_NUMBER] += 1
-            continue
+        try:
+            if seconds:
+                raise ValueError
+            dur = int(raw_dur)
+            pkts = int(raw_pkts)
+            if b"_" in raw_dur or b"_" in raw_pkts:
+                raise ValueError
+        except ValueError:
+            number_dur = _decimal_micros(raw_dur, _MICROS) if seconds else _count(raw_dur)
+            number_pkts = _count(raw_pkts)
+            if number_dur is None or number_pkts is None:
+                empty = not (raw_dur.strip() if number_dur is None else raw_pkts.strip())
+                skipped[MISSING_FIELD if empty else BAD_NUMBER] += 1
+                continue
+            dur, pkts = number_dur, number_pkts
         if dur < 0 or pkts < 0:
             skipped[NEGATIVE_NUMBER] += 1
             continue
 
         key = (day, src, dst)
-        acc = totals.get(key)
+        acc = totals_get(key)
         if acc is None:
             totals[key] = [dur, pkts, 1]
         else:

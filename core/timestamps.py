@@ -1,44 +1,57 @@
-"""Calendar day of a CICFlowMeter timestamp, in every dialect of DESIGN section 3."""
+"""Calendar day of a CICFlowMeter timestamp, in every dialect of DESIGN section 3.
+
+A timestamp is a date part and a time part separated by a space (or ISO's 'T'). The date part is
+`dd/MM/yyyy` or `d/M/yyyy` (day first) or `yyyy-MM-dd`; the time part is `H:mm`, `H:mm:ss` or
+`H:mm:ss.ffffff`, optionally followed by AM or PM (then the hour is 1 to 12). Both parts are
+validated, but only the date part gives the day: no time-zone conversion, the time never moves it.
+"""
 
 from __future__ import annotations
 
 import datetime
 import re
 
-_DAY_FIRST = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:\s*([AaPp][Mm]))?")
-_ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?")
+_SLASH_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
+_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_TIME = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:\s*([AaPp][Mm]))?")
 
 
-def _valid_time(hour: int, minute: int, second: int, meridiem: str | None) -> bool:
-    if meridiem is not None and not 1 <= hour <= 12:
-        return False
-    return hour <= 23 and minute <= 59 and second <= 59
-
-
-def _day(year: int, month: int, day: int) -> str | None:
+def parse_date(text: str) -> str | None:
+    """ISO date of a date part, or None."""
+    match = _SLASH_DATE.fullmatch(text)
+    if match:
+        day, month, year = match.groups()
+    else:
+        match = _ISO_DATE.fullmatch(text)
+        if not match:
+            return None
+        year, month, day = match.groups()
     try:
-        return datetime.date(year, month, day).isoformat()
+        return datetime.date(int(year), int(month), int(day)).isoformat()
     except ValueError:
         return None
 
 
-def parse_day(text: str) -> str | None:
-    """The ISO date (yyyy-mm-dd) a timestamp was written on, or None if it is not a valid timestamp.
+def valid_time(text: str) -> bool:
+    match = _TIME.fullmatch(text)
+    if not match:
+        return False
+    hour, minute, second, meridiem = match.groups()
+    if meridiem is not None and not 1 <= int(hour) <= 12:
+        return False
+    return int(hour) <= 23 and int(minute) <= 59 and int(second or 0) <= 59
 
-    Dates with '/' are day first. The time of day is validated but never moves the day:
-    there is no time-zone conversion.
-    """
+
+def split_timestamp(text: str) -> tuple[str, str]:
     text = text.strip()
-    match = _DAY_FIRST.fullmatch(text)
-    if match:
-        d, m, y, hh, mm, ss, meridiem = match.groups()
-        if not _valid_time(int(hh), int(mm), int(ss or 0), meridiem):
-            return None
-        return _day(int(y), int(m), int(d))
-    match = _ISO.fullmatch(text)
-    if match:
-        y, m, d, hh, mm, ss = match.groups()
-        if not _valid_time(int(hh), int(mm), int(ss or 0), None):
-            return None
-        return _day(int(y), int(m), int(d))
-    return None
+    date, separator, time = text.partition(" ")
+    if not separator and "T" in text:
+        date, _, time = text.partition("T")
+    return date, time.strip()
+
+
+def parse_day(text: str) -> str | None:
+    """The ISO date (yyyy-mm-dd) a timestamp was written on, or None if it is not a valid timestamp."""
+    date, time = split_timestamp(text)
+    day = parse_date(date)
+    return day if day is not None and valid_time(time) else None

@@ -4,6 +4,8 @@ import gzip
 import io
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.flows import (
     BAD_IP,
@@ -140,3 +142,30 @@ def test_unusable_files_are_rejected_with_a_reason(data: bytes, reason: str) -> 
 def test_header_only_file_has_no_rows() -> None:
     summary = run(HEADER)
     assert summary.rows_read == 0 and summary.totals == {}
+
+
+@pytest.mark.parametrize("stamp", ["2022-12-01T10:00:00", " 01/12/2022 10:00:00 AM", "01/12/2022  10:00:00 AM"])
+def test_unusual_spacing_and_iso_t_take_the_uncached_path_to_the_same_day(stamp: str) -> None:
+    summary = run(HEADER + row(ts=stamp) + row(ts=stamp))
+    assert summary.totals == {("2022-12-01", "10.0.0.1", "10.0.0.2"): [200, 6, 2]}
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["10.0.0.1", "fd00::1", "999.0.0.1", "", "10.0.0.01"]),
+            st.sampled_from(["01/12/2022 10:00:00 AM", "2022-12-02 23:00:00", "01/12/2022 13:00:00 PM", "", "x"]),
+            st.sampled_from(["100", "3713.0", "-1", "1_0", "abc", "", "18446744073709551616"]),
+            st.sampled_from(["3", "0", "-2", "2.0", "z"]),
+        ),
+        max_size=25,
+    )
+)
+def test_quoted_lines_and_the_split_fast_path_agree(rows: list[tuple[str, str, str, str]]) -> None:
+    plain = "".join(row(src=s, ts=t, dur=d, pkts=p) for s, t, d, p in rows)
+    quoted = "".join(
+        ",".join(f'"{v}"' for v in ("f", s, "1", "10.0.0.2", "2", "6", t, d, p, "0")) + "\n" for s, t, d, p in rows
+    )
+    fast, slow = run(HEADER + plain), run(HEADER + quoted)
+    assert (fast.totals, fast.skipped, fast.rows_read) == (slow.totals, slow.skipped, slow.rows_read)
