@@ -59,6 +59,8 @@ BAD_IP: Final = "bad_ip"
 SKIP_REASONS: Final = (MISSING_FIELD, BAD_NUMBER, NEGATIVE_NUMBER, BAD_TIME, BAD_IP)
 
 GZIP_MAGIC: Final = b"\x1f\x8b"
+_QUOTE: Final = ord('"')
+_UNDERSCORE: Final = ord("_")
 _CACHE_LIMIT: Final = 1 << 17
 _MICROS: Final = decimal.Decimal(1_000_000)
 
@@ -189,24 +191,26 @@ class _Caches:
         self.times: dict[bytes, bool] = {}
 
     def ip(self, raw: bytes) -> str:
-        if len(self.ips) >= _CACHE_LIMIT:
-            self.ips.clear()
-        value = self.ips[raw] = _normalize_ip(raw) or ""
+        value = self.ips.get(raw)
+        if value is None:
+            value = self.ips[raw] = _normalize_ip(raw) or ""
         return value
 
-    def day(self, raw: bytes, date_part: bytes, time_part: bytes) -> str:
-        """Day of a timestamp whose parts were not both cached yet."""
-        if not date_part or not time_part or raw[-1:].isspace() or time_part[:1].isspace():
-            return parse_day(_decode(raw)) or ""  # unusual spacing or 'T': parsed whole, not cached
-        day = self.dates.get(date_part)
-        if day is None:
-            day = self.dates[date_part] = parse_date(_decode(date_part)) or ""
-        time_ok = self.times.get(time_part)
-        if time_ok is None:
-            if len(self.times) >= _CACHE_LIMIT:
-                self.times.clear()
-            time_ok = self.times[time_part] = valid_time(_decode(time_part))
-        return day if time_ok else ""
+    def date(self, raw: bytes) -> str:
+        value = self.dates.get(raw)
+        if value is None:
+            value = self.dates[raw] = parse_date(_decode(raw)) or ""
+        return value
+
+    def date_key(self, raw: bytes, date_part: bytes, time_part: bytes) -> bytes | str:
+        """For a time part not cached yet: the raw date part to add the row under, or for an unusual
+        layout (leading space, ISO 'T') the ISO day itself; "" when the timestamp is not valid."""
+        if not date_part or not time_part or time_part[:1].isspace():
+            return parse_day(_decode(raw)) or ""
+        if len(self.times) >= _CACHE_LIMIT:
+            self.times.clear()
+        time_ok = self.times[time_part] = valid_time(_decode(time_part).strip())
+        return date_part if time_ok else ""
 
 
 def summarize_stream(source: Readable) -> FileSummary:
@@ -233,17 +237,17 @@ def _summarize_lines(lines: Iterator[bytes]) -> FileSummary:
 
     i_src, i_dst, i_ts, i_dur, i_pkts = (indexes[name] for name in REQUIRED)
     width = max(indexes.values()) + 1
-    totals = summary.totals
     skipped = summary.skipped
     caches = _Caches()
-    ip_get = caches.ips.get
-    date_get = caches.dates.get
     time_get = caches.times.get
-    totals_get = totals.get
+    # Rows are added up under their raw (date, src, dst) bytes; each distinct raw key is validated
+    # and normalized once at the end, which is where rows with a bad date or IP are counted.
+    raw_totals: dict[tuple[bytes | str, bytes, bytes], list[int]] = {}
+    raw_get = raw_totals.get
     rows = 0
 
     for line in lines:
-        if b'"' in line:
+        if _QUOTE in line:  # an int needle is a plain memchr; b'"' takes a much slower path
             fields = _quoted_record(line, lines)
         else:
             fields = line.split(b",", width)
@@ -254,28 +258,15 @@ def _summarize_lines(lines: Iterator[bytes]) -> FileSummary:
             continue
         rows += 1
 
-        raw_src = fields[i_src]
-        raw_dst = fields[i_dst]
-        src = ip_get(raw_src)
-        if src is None:
-            src = caches.ip(raw_src)
-        dst = ip_get(raw_dst)
-        if dst is None:
-            dst = caches.ip(raw_dst)
-        if not src or not dst:
-            empty = not (raw_src.strip() if not src else raw_dst.strip())
-            skipped[MISSING_FIELD if empty else BAD_IP] += 1
-            continue
-
         raw_ts = fields[i_ts]
         date_part, _, time_part = raw_ts.partition(b" ")
-        day = date_get(date_part)
         time_ok = time_get(time_part)
-        if day is None or time_ok is None:
-            day = caches.day(raw_ts, date_part, time_part)
+        date_key: bytes | str = date_part
+        if time_ok is None:
+            date_key = caches.date_key(raw_ts, date_part, time_part)
         elif not time_ok:
-            day = ""
-        if not day:
+            date_key = ""
+        if not date_key:
             skipped[MISSING_FIELD if not raw_ts.strip() else BAD_TIME] += 1
             continue
 
@@ -286,7 +277,7 @@ def _summarize_lines(lines: Iterator[bytes]) -> FileSummary:
                 raise ValueError
             dur = int(raw_dur)
             pkts = int(raw_pkts)
-            if b"_" in raw_dur or b"_" in raw_pkts:
+            if _UNDERSCORE in raw_dur or _UNDERSCORE in raw_pkts:
                 raise ValueError
         except ValueError:
             number_dur = _decimal_micros(raw_dur, _MICROS) if seconds else _count(raw_dur)
@@ -300,14 +291,31 @@ def _summarize_lines(lines: Iterator[bytes]) -> FileSummary:
             skipped[NEGATIVE_NUMBER] += 1
             continue
 
-        key = (day, src, dst)
-        acc = totals_get(key)
+        key = (date_key, fields[i_src], fields[i_dst])
+        acc = raw_get(key)
         if acc is None:
-            totals[key] = [dur, pkts, 1]
+            raw_totals[key] = [dur, pkts, 1]
         else:
             acc[0] += dur
             acc[1] += pkts
             acc[2] += 1
 
+    totals = summary.totals
+    for (date_key, raw_src, raw_dst), acc in raw_totals.items():
+        day = date_key if isinstance(date_key, str) else caches.date(date_key)
+        src, dst = caches.ip(raw_src), caches.ip(raw_dst)
+        if not day:
+            skipped[BAD_TIME] += acc[2]
+        elif not src or not dst:
+            empty = not (raw_src.strip() if not src else raw_dst.strip())
+            skipped[MISSING_FIELD if empty else BAD_IP] += acc[2]
+        else:
+            total = totals.get((day, src, dst))
+            if total is None:
+                totals[(day, src, dst)] = acc
+            else:
+                total[0] += acc[0]
+                total[1] += acc[1]
+                total[2] += acc[2]
     summary.rows_read = rows
     return summary

@@ -12,7 +12,7 @@ import pytest
 from clients import export, upload
 from local.samples import device_pairs, write_sample_file
 from tests.conftest import RunningStack
-from tests.naive import daily_totals, stats_lines
+from local.naive import daily_totals, stats_lines
 
 START = datetime.date(2023, 3, 1)
 

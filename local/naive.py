@@ -1,4 +1,5 @@
-"""An independent, deliberately plain computation of the expected results (csv.DictReader + strptime)."""
+"""The original system's algorithm in plain Python (csv.DictReader + strptime per row): the reference
+that tests compare against and the baseline the benchmarks measure."""
 
 from __future__ import annotations
 

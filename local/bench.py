@@ -1,0 +1,333 @@
+"""nox -s bench: every performance figure of the product, measured side by side in one run.
+
+Writes the table to stdout and to docs/benchmarks.md. Contenders run alternately, several times,
+and the table reports medians and ratios, so that a noisy machine affects them alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import io
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from local.naive import daily_totals
+from local.samples import device_pairs, write_flows, write_sample_file
+
+ROOT = Path(__file__).resolve().parent.parent
+START = datetime.date(2024, 1, 1)
+Totals = dict[tuple[str, str, str], tuple[int, int, int]]
+
+
+def median_of(runs: int, contenders: dict[str, Callable[[], Any]]) -> dict[str, float]:
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(runs):
+        for name, run in contenders.items():
+            started = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - started)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def core_totals(path: Path) -> Totals:
+    from core.flows import summarize_stream
+
+    with path.open("rb") as handle:
+        return {k: (v[0], v[1], v[2]) for k, v in summarize_stream(handle).totals.items()}
+
+
+def naive_totals(path: Path) -> Totals:
+    return {
+        (day, src, dst): (v[0], v[1], 0)
+        for (src, dst), days in daily_totals([path]).items()
+        for day, v in days.items()
+    }
+
+
+def pandas_totals(path: Path) -> Totals:
+    import pandas as pd
+
+    columns = ["Src IP", "Dst IP", "Timestamp", "Flow Duration", "Tot Fwd Pkts"]
+    frame = pd.read_csv(path, usecols=columns, encoding="utf-8-sig", dtype={"Src IP": str, "Dst IP": str})
+    stamp = frame["Timestamp"].str
+    frame["Date"] = stamp.slice(6, 10) + "-" + stamp.slice(3, 5) + "-" + stamp.slice(0, 2)
+    grouped = frame.groupby(["Date", "Src IP", "Dst IP"]).agg(
+        d=("Flow Duration", "sum"), p=("Tot Fwd Pkts", "sum"), n=("Flow Duration", "size")
+    )
+    return {key: (int(r.d), int(r.p), int(r.n)) for key, r in zip(grouped.index, grouped.itertuples(), strict=True)}
+
+
+def duckdb_totals(path: Path) -> Totals:
+    import duckdb
+
+    rows = duckdb.sql(
+        f"""SELECT strftime(strptime(split_part("Timestamp", ' ', 1), '%d/%m/%Y'), '%Y-%m-%d'),
+                   "Src IP", "Dst IP", sum("Flow Duration")::HUGEINT, sum("Tot Fwd Pkts")::HUGEINT, count(*)
+            FROM read_csv('{path}', header = true,
+                          types = {{'Timestamp': 'VARCHAR', 'Src IP': 'VARCHAR', 'Dst IP': 'VARCHAR'}})
+            GROUP BY ALL"""
+    ).fetchall()
+    return {(d, s, t): (int(a), int(b), int(c)) for d, s, t, a, b, c in rows}
+
+
+def bench_summarize(work: Path, rows: int, runs: int) -> list[str]:
+    path = work / "flows.csv"
+    days = [START + datetime.timedelta(days=n) for n in range(3)]
+    write_sample_file(path, rows, device_pairs(3, 150) + device_pairs(4, 150), days, seed=7)
+    expected = core_totals(path)
+    pandas_result, duck_result = pandas_totals(path), duckdb_totals(path)
+    assert pandas_result == expected, "pandas disagrees with core"
+    assert duck_result == expected, "DuckDB disagrees with core"
+    assert {k: v[:2] for k, v in naive_totals(path).items()} == {k: v[:2] for k, v in expected.items()}
+    medians = median_of(
+        runs,
+        {
+            "core": lambda: core_totals(path),
+            "original algorithm (DictReader + strptime)": lambda: naive_totals(path),
+            "pandas read_csv(usecols) + groupby": lambda: pandas_totals(path),
+            "DuckDB read_csv + GROUP BY": lambda: duckdb_totals(path),
+        },
+    )
+    size = path.stat().st_size / 1e6
+    lines = [f"### Summarize throughput: one {rows:,}-row, 84-column file ({size:.0f} MB), median of {runs}", ""]
+    lines += ["| contender | median s | rows/s | core speed ÷ contender speed |", "|---|---:|---:|---:|"]
+    for name, seconds in medians.items():
+        lines.append(f"| {name} | {seconds:.3f} | {rows / seconds:,.0f} | {seconds / medians['core']:.2f}× |")
+    return [*lines, "", "All four outputs were checked equal before timing.", ""]
+
+
+def peak_rss_of(command: list[str], stdin: Any = None, env: dict[str, str] | None = None) -> tuple[int, int]:
+    process = subprocess.Popen(command, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return usage.ru_maxrss // 1024, process.returncode
+
+
+def bench_memory(work: Path, gigabytes: float) -> list[str]:
+    block = io.BytesIO()
+    days = [START + datetime.timedelta(days=n) for n in range(5)]
+    write_flows(block, 20_000, device_pairs(5, 300), days, seed=3)
+    data = block.getvalue()
+    header_end = data.index(b"\n") + 1
+    repeats = int(gigabytes * 1e9 / (len(data) - header_end))
+    feeder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys; d = open(sys.argv[1], 'rb').read(); h = d.index(b'\\n') + 1; o = sys.stdout.buffer;"
+         "o.write(d[:h]); [o.write(d[h:]) for _ in range(int(sys.argv[2]))]",
+         str(work / "block.csv"), str(repeats)],
+        stdout=subprocess.PIPE,
+    )
+    (work / "block.csv").write_bytes(data)
+    started = time.perf_counter()
+    rss, code = peak_rss_of([sys.executable, "-m", "core.summarize", "-"], stdin=feeder.stdout)
+    seconds = time.perf_counter() - started
+    feeder.wait()
+    assert code == 0, "core.summarize failed on the stream"
+    total = repeats * (len(data) - header_end) / 1e9
+    return [
+        f"### Memory: `python -m core.summarize -` fed {total:.2f} GB on stdin", "",
+        f"Peak RSS {rss} MB (target ≤ 64 MB), {seconds:.1f} s, {total * 1000 / seconds:.0f} MB/s.", "",
+    ]
+
+
+def bench_s3_streaming(work: Path, megabytes: int) -> list[str]:
+    from moto.server import ThreadedMotoServer
+
+    import boto3
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        credentials = {"aws_access_key_id": "bench", "aws_secret_access_key": "bench", "region_name": "us-east-1"}
+        s3 = boto3.client("s3", endpoint_url=endpoint, **credentials)
+        sqs = boto3.client("sqs", endpoint_url=endpoint, **credentials)
+        s3.create_bucket(Bucket="bench")
+        s3.put_bucket_versioning(Bucket="bench", VersioningConfiguration={"Status": "Enabled"})
+        queue = sqs.create_queue(QueueName="consolidate")["QueueUrl"]
+        path = work / "big.csv"
+        rows = megabytes * 1_000_000 // 460
+        days = [START + datetime.timedelta(days=n) for n in range(4)]
+        write_sample_file(path, rows, device_pairs(6, 400), days, seed=11)
+        s3.upload_file(str(path), "bench", "raw/big/big.csv")
+        size = path.stat().st_size / 1e6
+        path.unlink()
+        scratch = work / "tmp"
+        scratch.mkdir()
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+            "AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_DEFAULT_REGION": "us-east-1", "BUCKET_NAME": "bench", "CONSOLIDATE_QUEUE_URL": queue,
+            "TMPDIR": str(scratch), "PYTHONPATH": str(ROOT),
+        }
+        code = ("from handlers.config import summarize_settings; from handlers.summarize import summarize_object;"
+                "s = summarize_object(summarize_settings(), 'raw/big/big.csv', 600); assert s.rows_kept > 0")
+        started = time.perf_counter()
+        rss, exit_code = peak_rss_of([sys.executable, "-c", code], env=env)
+        seconds = time.perf_counter() - started
+        assert exit_code == 0, "the summarize handler failed"
+        leftovers = list(scratch.iterdir())
+    finally:
+        server.stop()
+    return [
+        f"### Streaming from S3: the summarize handler on a {size:.0f} MB object (moto server)", "",
+        f"Peak RSS {rss} MB (target ≤ 128 MB), {seconds:.1f} s; files written to TMPDIR: {len(leftovers)}.", "",
+    ]
+
+
+def bench_history(work: Path, small: int, large: int, runs: int) -> list[str]:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        os.environ.update(AWS_ENDPOINT_URL=f"http://{host}:{port}", AWS_ACCESS_KEY_ID="bench",
+                          AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
+        from clients import export
+        from handlers import aws, consolidate
+        from handlers.config import Settings
+        from handlers.summarize import summarize_object
+
+        aws.s3.cache_clear()
+        aws.sqs.cache_clear()
+        queue = aws.sqs().create_queue(QueueName="bench-consolidate")["QueueUrl"]
+        pairs = device_pairs(8, 100)
+        counter = iter(range(10**6))
+
+        def add_file(bucket: str) -> dict[str, Any]:
+            n = next(counter)
+            day = [START + datetime.timedelta(days=n)]
+            buffer = io.BytesIO()
+            write_flows(buffer, 1500, pairs, day, seed=n)
+            key = f"raw/site/{n:05d}.csv"
+            aws.s3().put_object(Bucket=bucket, Key=key, Body=buffer.getvalue())
+            summarize_object(Settings(bucket, queue, True), key, 600)
+            return {"Records": [{"messageId": str(n), "body": json.dumps({"key": key})}]}
+
+        def run_consolidate(bucket: str, records: list[dict[str, Any]]) -> None:
+            os.environ["BUCKET_NAME"] = bucket
+            assert consolidate.handler({"Records": records}, None) == {"batchItemFailures": []}
+
+        buckets = {small: "history-small", large: "history-large"}
+        for count, bucket in buckets.items():
+            aws.s3().create_bucket(Bucket=bucket)
+            batch: list[dict[str, Any]] = []
+            for _ in range(count):
+                batch += add_file(bucket)["Records"]
+                if len(batch) == 10:
+                    run_consolidate(bucket, batch)
+                    batch = []
+            if batch:
+                run_consolidate(bucket, batch)
+        os.environ["IOT_BUCKET"] = ""
+        src, dst = pairs[0]
+        target = str(work / "export.csv")
+
+        def run_export(bucket: str) -> None:
+            assert export.main([src, dst, "--bucket", bucket, "-o", target, "--outputs", "none"]) == 0
+
+        export_medians = median_of(runs, {str(c): (lambda b=b: run_export(b)) for c, b in buckets.items()})
+        consolidation: dict[str, list[float]] = {str(c): [] for c in buckets}
+        for _ in range(runs):
+            for count, bucket in buckets.items():
+                records = add_file(bucket)["Records"]
+                started = time.perf_counter()
+                run_consolidate(bucket, records)
+                consolidation[str(count)].append(time.perf_counter() - started)
+        cons = {k: statistics.median(v) for k, v in consolidation.items()}
+    finally:
+        server.stop()
+        for name in ("AWS_ENDPOINT_URL", "IOT_BUCKET", "BUCKET_NAME"):
+            os.environ.pop(name, None)
+    e_small, e_large = export_medians[str(small)], export_medians[str(large)]
+    c_small, c_large = cons[str(small)], cons[str(large)]
+    return [
+        f"### Cost vs history: after {small} and after {large} consolidated files (one new day each), median of {runs}",
+        "",
+        f"| operation | after {small} | after {large} | ratio | target |",
+        "|---|---:|---:|---:|---:|",
+        f"| export of one pair (`clients.export`, in-process) | {e_small * 1000:.1f} ms | {e_large * 1000:.1f} ms "
+        f"| {e_large / e_small:.2f}× | ≤ 1.5× |",
+        f"| consolidation of one new file (handler) | {c_small * 1000:.1f} ms | {c_large * 1000:.1f} ms "
+        f"| {c_large / c_small:.2f}× | ≤ 2× |",
+        "",
+    ]
+
+
+def bench_end_to_end(work: Path, files: int, rows: int) -> list[str]:
+    from clients import upload
+    from local.stack import LocalStack
+
+    folder = work / "e2e"
+    for n in range(files):
+        days = [START + datetime.timedelta(days=n + d) for d in range(2)]
+        write_sample_file(folder / f"f{n:02d}.csv", rows, device_pairs(9, 200), days, seed=n)
+    with LocalStack(workers=4) as stack:
+        outputs = work / "outputs.json"
+        outputs.write_text(json.dumps(stack.outputs))
+        started = time.perf_counter()
+        code = upload.main([str(folder), "--wait", "--quiet", "--timeout", "900", "--outputs", str(outputs)])
+        seconds = time.perf_counter() - started
+    assert code == 0, "end-to-end upload --wait failed"
+    flows = files * rows
+    return [
+        f"### End to end through the local stack: {files} files, {flows:,} flows, 4 workers per mapping", "",
+        f"{seconds:.1f} s from the start of the upload to the last file consolidated: {flows / seconds:,.0f} flows/s.",
+        "",
+    ]
+
+
+def machine() -> str:
+    model = ""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        model = next((line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                      if line.startswith("model name")), "")
+    return f"{os.cpu_count()} cores {model}, Python {platform.python_version()}, {platform.system()} {platform.machine()}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local.bench", description=__doc__)
+    parser.add_argument("--rows", type=int, default=200_000, help="rows of the summarize benchmark file")
+    parser.add_argument("--runs", type=int, default=5, help="timed runs per contender")
+    parser.add_argument("--gigabytes", type=float, default=1.0, help="size of the stdin memory test")
+    parser.add_argument("--s3-megabytes", type=int, default=300, help="size of the S3 streaming object")
+    parser.add_argument("--history", type=int, default=200, help="files in the large history")
+    parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="iot-bench-") as tmp:
+        work = Path(tmp)
+        sections = [
+            bench_summarize(work, args.rows, args.runs),
+            bench_memory(work, args.gigabytes),
+            bench_s3_streaming(work, args.s3_megabytes),
+            bench_history(work, 5, args.history, args.runs),
+            bench_end_to_end(work, 8, 50_000),
+        ]
+    body = "\n".join(line for section in sections for line in section)
+    text = (
+        "# Benchmarks\n\n"
+        f"Machine: {machine()}. Run on {datetime.date.today().isoformat()} with `nox -s bench` "
+        f"(`python -m local.bench --rows {args.rows} --runs {args.runs}`).\n\n"
+        "Ratios compare contenders measured alternately in the same run.\n\n" + body
+    )
+    print(text)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
