@@ -28,12 +28,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--outputs", default=DEFAULT_OUTPUTS, help=f"where to write the stack outputs JSON (default: {DEFAULT_OUTPUTS})"
     )
     up.add_argument("--workers", type=int, default=4, help="concurrent invocations per mapping (default: 4)")
+    up.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a Pulumi config value of the program, e.g. --config consolidateTimeout=10 (repeatable)",
+    )
+    up.add_argument(
+        "--duplicate-deliveries",
+        action="store_true",
+        help="deliver every message twice, as SQS may, to exercise idempotency",
+    )
     args = parser.parse_args(argv)
 
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     signal.signal(signal.SIGINT, lambda *_: stopped.set())
-    stack = LocalStack(port=args.port, workers=args.workers)
+    config = dict(item.split("=", 1) for item in args.config if "=" in item)
+    if len(config) != len(args.config):
+        parser.error("--config takes KEY=VALUE")
+    stack = LocalStack(port=args.port, workers=args.workers, config=config, duplicates=args.duplicate_deliveries)
     try:
         outputs = stack.start()
     except OSError as exc:

@@ -48,9 +48,7 @@ def core_totals(path: Path) -> Totals:
 
 def naive_totals(path: Path) -> Totals:
     return {
-        (day, src, dst): (v[0], v[1], 0)
-        for (src, dst), days in daily_totals([path]).items()
-        for day, v in days.items()
+        (day, src, dst): (v[0], v[1], 0) for (src, dst), days in daily_totals([path]).items() for day, v in days.items()
     }
 
 
@@ -106,11 +104,31 @@ def bench_summarize(work: Path, rows: int, runs: int) -> list[str]:
     return [*lines, "", "All four outputs were checked equal before timing.", ""]
 
 
-def peak_rss_of(command: list[str], stdin: Any = None, env: dict[str, str] | None = None) -> tuple[int, int]:
-    process = subprocess.Popen(command, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    return usage.ru_maxrss // 1024, process.returncode
+PEAK_RSS_REPORTER = (
+    "import atexit, sys\n"
+    "def _report():\n"
+    "    hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]\n"
+    "    sys.stderr.write(f'PEAK_RSS_KB {hwm}\\n')\n"
+    "atexit.register(_report)\n"
+)
+
+
+def peak_rss_of(code: str, stdin: Any = None, env: dict[str, str] | None = None) -> tuple[int, int]:
+    """Peak RSS (MB) of `python -c code`, read from the child's own VmHWM: a forked child's
+    ru_maxrss would include the pages it shared with this (large) benchmark process."""
+    done = subprocess.run(
+        [sys.executable, "-c", PEAK_RSS_REPORTER + code],
+        stdin=stdin,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+        check=False,
+        text=True,
+    )
+    lines = [line for line in done.stderr.splitlines() if line.startswith("PEAK_RSS_KB")]
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"benchmark child failed: {done.stderr[-2000:]}")
+    return int(lines[-1].split()[1]) // 1024, done.returncode
 
 
 def bench_memory(work: Path, gigabytes: float) -> list[str]:
@@ -121,29 +139,37 @@ def bench_memory(work: Path, gigabytes: float) -> list[str]:
     header_end = data.index(b"\n") + 1
     repeats = int(gigabytes * 1e9 / (len(data) - header_end))
     feeder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys; d = open(sys.argv[1], 'rb').read(); h = d.index(b'\\n') + 1; o = sys.stdout.buffer;"
-         "o.write(d[:h]); [o.write(d[h:]) for _ in range(int(sys.argv[2]))]",
-         str(work / "block.csv"), str(repeats)],
+        [
+            sys.executable,
+            "-c",
+            "import sys; d = open(sys.argv[1], 'rb').read(); h = d.index(b'\\n') + 1; o = sys.stdout.buffer;"
+            "o.write(d[:h]); [o.write(d[h:]) for _ in range(int(sys.argv[2]))]",
+            str(work / "block.csv"),
+            str(repeats),
+        ],
         stdout=subprocess.PIPE,
     )
     (work / "block.csv").write_bytes(data)
     started = time.perf_counter()
-    rss, code = peak_rss_of([sys.executable, "-m", "core.summarize", "-"], stdin=feeder.stdout)
+    rss, code = peak_rss_of(
+        "import runpy; sys.argv = ['core.summarize', '-']; runpy.run_module('core.summarize', run_name='__main__')",
+        stdin=feeder.stdout,
+    )
     seconds = time.perf_counter() - started
     feeder.wait()
     assert code == 0, "core.summarize failed on the stream"
     total = repeats * (len(data) - header_end) / 1e9
     return [
-        f"### Memory: `python -m core.summarize -` fed {total:.2f} GB on stdin", "",
-        f"Peak RSS {rss} MB (target ≤ 64 MB), {seconds:.1f} s, {total * 1000 / seconds:.0f} MB/s.", "",
+        f"### Memory: `python -m core.summarize -` fed {total:.2f} GB on stdin",
+        "",
+        f"Peak RSS {rss} MB (target ≤ 64 MB), {seconds:.1f} s, {total * 1000 / seconds:.0f} MB/s.",
+        "",
     ]
 
 
 def bench_s3_streaming(work: Path, megabytes: int) -> list[str]:
-    from moto.server import ThreadedMotoServer
-
     import boto3
+    from moto.server import ThreadedMotoServer
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
@@ -167,22 +193,31 @@ def bench_s3_streaming(work: Path, megabytes: int) -> list[str]:
         scratch.mkdir()
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
-            "AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-            "AWS_DEFAULT_REGION": "us-east-1", "BUCKET_NAME": "bench", "CONSOLIDATE_QUEUE_URL": queue,
-            "TMPDIR": str(scratch), "PYTHONPATH": str(ROOT),
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "BUCKET_NAME": "bench",
+            "CONSOLIDATE_QUEUE_URL": queue,
+            "TMPDIR": str(scratch),
+            "PYTHONPATH": str(ROOT),
         }
-        code = ("from handlers.config import summarize_settings; from handlers.summarize import summarize_object;"
-                "s = summarize_object(summarize_settings(), 'raw/big/big.csv', 600); assert s.rows_kept > 0")
+        code = (
+            "from handlers.config import summarize_settings; from handlers.summarize import summarize_object;"
+            "s = summarize_object(summarize_settings(), 'raw/big/big.csv', 600); assert s.rows_kept > 0"
+        )
         started = time.perf_counter()
-        rss, exit_code = peak_rss_of([sys.executable, "-c", code], env=env)
+        rss, exit_code = peak_rss_of(code, env=env)
         seconds = time.perf_counter() - started
         assert exit_code == 0, "the summarize handler failed"
         leftovers = list(scratch.iterdir())
     finally:
         server.stop()
     return [
-        f"### Streaming from S3: the summarize handler on a {size:.0f} MB object (moto server)", "",
-        f"Peak RSS {rss} MB (target ≤ 128 MB), {seconds:.1f} s; files written to TMPDIR: {len(leftovers)}.", "",
+        f"### Streaming from S3: the summarize handler on a {size:.0f} MB object (moto server)",
+        "",
+        f"Peak RSS {rss} MB (target ≤ 128 MB), {seconds:.1f} s; files written to TMPDIR: {len(leftovers)}.",
+        "",
     ]
 
 
@@ -193,8 +228,12 @@ def bench_history(work: Path, small: int, large: int, runs: int) -> list[str]:
     server.start()
     try:
         host, port = server.get_host_and_port()
-        os.environ.update(AWS_ENDPOINT_URL=f"http://{host}:{port}", AWS_ACCESS_KEY_ID="bench",
-                          AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
+        os.environ.update(
+            AWS_ENDPOINT_URL=f"http://{host}:{port}",
+            AWS_ACCESS_KEY_ID="bench",
+            AWS_SECRET_ACCESS_KEY="bench",
+            AWS_DEFAULT_REGION="us-east-1",
+        )
         from clients import export
         from handlers import aws, consolidate
         from handlers.config import Settings
@@ -283,7 +322,8 @@ def bench_end_to_end(work: Path, files: int, rows: int) -> list[str]:
     assert code == 0, "end-to-end upload --wait failed"
     flows = files * rows
     return [
-        f"### End to end through the local stack: {files} files, {flows:,} flows, 4 workers per mapping", "",
+        f"### End to end through the local stack: {files} files, {flows:,} flows, 4 workers per mapping",
+        "",
         f"{seconds:.1f} s from the start of the upload to the last file consolidated: {flows / seconds:,.0f} flows/s.",
         "",
     ]
@@ -293,9 +333,17 @@ def machine() -> str:
     model = ""
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
-        model = next((line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
-                      if line.startswith("model name")), "")
-    return f"{os.cpu_count()} cores {model}, Python {platform.python_version()}, {platform.system()} {platform.machine()}"
+        model = next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in cpuinfo.read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            "",
+        )
+    return (
+        f"{os.cpu_count()} cores {model}, Python {platform.python_version()}, {platform.system()} {platform.machine()}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,6 +23,8 @@ import boto3
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 logging.getLogger("botocore").setLevel(logging.WARNING)
 log = logging.getLogger("local.runner")
+DUPLICATE = "local-duplicate"
+"""Marks the copy the emulator sends of a message when it simulates duplicate delivery."""
 
 
 class Context:
@@ -61,7 +63,11 @@ def poll(spec: dict[str, Any], handler: Any, stop: threading.Event) -> None:
     while not stop.is_set():
         try:
             messages = sqs.receive_message(
-                QueueUrl=url, MaxNumberOfMessages=min(batch, 10), WaitTimeSeconds=1, AttributeNames=["All"]
+                QueueUrl=url,
+                MaxNumberOfMessages=min(batch, 10),
+                WaitTimeSeconds=1,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
             ).get("Messages", [])
         except Exception:
             if stop.is_set():
@@ -71,6 +77,11 @@ def poll(spec: dict[str, Any], handler: Any, stop: threading.Event) -> None:
             continue
         if not messages:
             continue
+        if spec["duplicate_deliveries"]:
+            for message in messages:
+                if DUPLICATE not in message.get("MessageAttributes", {}):
+                    attributes = {DUPLICATE: {"DataType": "String", "StringValue": "1"}}
+                    sqs.send_message(QueueUrl=url, MessageBody=message["Body"], MessageAttributes=attributes)
         event = lambda_event(messages, spec["queue_arn"], spec["region"])
         failed: set[str] = set()
         try:

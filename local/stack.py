@@ -33,7 +33,10 @@ def _materialize(files: dict[str, str], target: Path) -> Path:
 
 
 class LocalStack:
-    def __init__(self, port: int = 0, workers: int = 4, config: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, port: int = 0, workers: int = 4, config: dict[str, str] | None = None, duplicates: bool = False
+    ) -> None:
+        self.duplicates = duplicates
         self.port = port
         self.workers = workers
         self.config = config or {}
@@ -107,6 +110,7 @@ class LocalStack:
             "batch_size": batch_size,
             "report_batch_item_failures": report_failures,
             "workers": workers,
+            "duplicate_deliveries": self.duplicates,
             "region": REGION,
         }
         return subprocess.Popen(

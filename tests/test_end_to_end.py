@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from clients import export, upload
+from local.naive import daily_totals, stats_lines
 from local.samples import device_pairs, write_sample_file
 from tests.conftest import RunningStack
-from local.naive import daily_totals, stats_lines
 
 START = datetime.date(2023, 3, 1)
 

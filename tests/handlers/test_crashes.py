@@ -1,0 +1,165 @@
+"""A crash at every step boundary of both handlers, then redelivery: results exact, nothing lost.
+
+botocore's event hooks fail the k-th AWS call an invocation makes (reading, writing a summary or a
+state object, sending the consolidate message, deleting the raw object, ...), for every k up to
+the number of calls a clean run makes, so no step boundary is left out and no test code lives in
+the handlers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import EndpointConnectionError
+from moto import mock_aws
+
+from handlers import aws, consolidate, summarize
+from local.moto_fixes import apply as atomic_moto_puts
+from tests.handlers.test_handlers import FakeContext, s3_notification, sqs_event
+
+FILES = {
+    "raw/a/one.csv": b"Src IP,Dst IP,Timestamp,Flow Duration,Tot Fwd Pkts\n"
+    b"10.0.0.1,8.8.8.8,01/12/2022 10:00:00 AM,100,3\n10.0.0.1,8.8.8.8,02/12/2022 10:00:00 AM,50,1\n"
+    b"10.0.0.2,1.1.1.1,02/12/2022 11:00:00 PM,7,7\n",
+    "raw/b/two.csv": b"Src IP,Dst IP,Timestamp,Flow Duration,Tot Fwd Pkts\n"
+    b"10.0.0.1,8.8.8.8,02/12/2022 09:00:00 AM,25,2\n10.0.0.1,8.8.8.8,03/12/2022 10:00:00 AM,40,4\n",
+}
+# Days of 10.0.0.1 -> 8.8.8.8: 100, 50 + 25 (two files), 40 µs; packets 3, 1 + 2, 4.
+EXPECTED = [
+    "10.0.0.1,8.8.8.8,3,71.66666666666667,30.13856886670854,3.3333333333333335,0.5773502691896257",
+    "10.0.0.2,1.1.1.1,1,7.0,0.0,7.0,0.0",
+]
+
+
+class Crash(EndpointConnectionError):
+    pass
+
+
+class Injector:
+    """Counts the AWS calls of the handlers' clients and fails the k-th one."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.fail_at = 0
+        self.failed: str | None = None
+        for client in (aws.s3(), aws.sqs()):
+            client.meta.events.register("before-call.*.*", self._before_call)
+
+    def _before_call(self, model: Any, **_: Any) -> None:
+        self.calls += 1
+        if self.calls == self.fail_at:
+            self.failed = model.name
+            raise Crash(endpoint_url=f"injected failure at call {self.calls} ({model.name})")
+
+    def run(self, fail_at: int, action: Callable[[], Any]) -> Any:
+        self.calls, self.fail_at, self.failed = 0, fail_at, None
+        try:
+            return action()
+        except Crash:
+            return "crashed"
+        finally:
+            self.fail_at = 0
+
+
+@contextlib.contextmanager
+def fresh_world(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, str, Injector]]:
+    with mock_aws():
+        aws.s3.cache_clear()
+        aws.sqs.cache_clear()
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket="data")
+        s3.put_bucket_versioning(Bucket="data", VersioningConfiguration={"Status": "Enabled"})
+        url = boto3.client("sqs").create_queue(QueueName="consolidate")["QueueUrl"]
+        monkeypatch.setenv("BUCKET_NAME", "data")
+        monkeypatch.setenv("CONSOLIDATE_QUEUE_URL", url)
+        for key, body in FILES.items():
+            s3.put_object(Bucket="data", Key=key, Body=body)
+        try:
+            yield s3, url, Injector()
+        finally:
+            aws.s3.cache_clear()
+            aws.sqs.cache_clear()
+
+
+def drain(url: str) -> list[dict[str, Any]]:
+    sqs = boto3.client("sqs")
+    bodies = []
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        for message in messages:
+            bodies.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return bodies
+
+
+def stats(s3: Any) -> list[str]:
+    return s3.get_object(Bucket="data", Key="consolidated/traffic_stats.csv")["Body"].read().decode().splitlines()[1:]
+
+
+def raw_safe(s3: Any) -> None:
+    """A raw object is gone only if its summary and status exist."""
+    for key in FILES:
+        if "Contents" not in s3.list_objects_v2(Bucket="data", Prefix=key):
+            status = json.loads(s3.get_object(Bucket="data", Key=f"status/{key[4:]}.json")["Body"].read())
+            assert status["state"] in ("summarized", "consolidated")
+            for date in status["dates"]:
+                s3.head_object(Bucket="data", Key=f"summaries/dt={date}/{status['source']}.csv")
+
+
+def summarize_all() -> dict[str, Any]:
+    return summarize.handler(sqs_event(*(s3_notification(k) for k in FILES)), FakeContext())
+
+
+def consolidate_all(messages: list[dict[str, Any]]) -> Any:
+    return consolidate.handler(sqs_event(*messages), FakeContext())
+
+
+def test_crash_at_every_call_of_summarize_then_redelivery(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    atomic_moto_puts()
+    injected = []
+    for fail_at in itertools.count(1):
+        with monkeypatch.context() as patch, fresh_world(patch) as (s3, url, injector):
+            first = injector.run(fail_at, summarize_all)
+            if injector.failed is None:
+                break
+            injected.append(injector.failed)
+            assert first == "crashed" or first["batchItemFailures"], fail_at
+            raw_safe(s3)
+            # Redelivery comes after the visibility timeout, when the crashed invocation's lease has expired.
+            later = summarize.time.time() + 3600
+            patch.setattr(summarize.time, "time", lambda later=later: later)
+            assert summarize_all() == {"batchItemFailures": []}, fail_at
+            raw_safe(s3)
+            assert consolidate_all(drain(url)) == {"batchItemFailures": []}, fail_at
+            assert stats(s3) == EXPECTED, (fail_at, injector.failed)
+            assert "Contents" not in s3.list_objects_v2(Bucket="data", Prefix="raw/"), fail_at
+    assert {"HeadObject", "GetObject", "PutObject", "SendMessage", "ListObjectVersions", "DeleteObject"} <= set(
+        injected
+    )
+
+
+def test_crash_at_every_call_of_consolidate_then_redelivery(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    atomic_moto_puts()
+    injected = []
+    for fail_at in itertools.count(1):
+        with monkeypatch.context() as patch, fresh_world(patch) as (s3, url, injector):
+            summarize_all()
+            messages = drain(url)
+            injector.run(fail_at, lambda messages=messages: consolidate_all(messages))
+            if injector.failed is None:
+                break
+            injected.append(injector.failed)
+            assert consolidate_all(messages) == {"batchItemFailures": []}, fail_at
+            assert consolidate_all(messages + messages) == {"batchItemFailures": []}, fail_at
+            assert stats(s3) == EXPECTED, (fail_at, injector.failed)
+            states = [
+                json.loads(s3.get_object(Bucket="data", Key=f"status/{k[4:]}.json")["Body"].read())["state"]
+                for k in FILES
+            ]
+            assert states == ["consolidated", "consolidated"], fail_at
+    assert {"GetObject", "PutObject", "HeadObject", "ListObjectsV2"} <= set(injected)
