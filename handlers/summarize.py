@@ -26,8 +26,9 @@ from handlers.batch import BatchResponse, SqsRecord, log_json, process_batch, s3
 from handlers.config import Settings, summarize_settings
 
 logging.getLogger().setLevel(logging.INFO)
-LEASE_MARGIN_SECONDS = 5
-"""Lambda stops a function at its timeout; the queue's visibility timeout (6x) is well past the lease."""
+LEASE_PER_REMAINING_TIME = 2
+"""Lambda stops a function at its timeout, so twice the remaining time outlives the invocation, and a
+redelivery (after the queue's visibility timeout, 6 x the function timeout) finds the lease expired."""
 
 
 class Busy(Exception):
@@ -44,7 +45,7 @@ def handler(event: dict[str, Any], context: Any) -> BatchResponse:
     def record_handler(record: SqsRecord) -> None:
         for key in s3_object_keys(record["body"]):
             if layout.is_raw(key):
-                lease = context.get_remaining_time_in_millis() / 1000 + LEASE_MARGIN_SECONDS
+                lease = LEASE_PER_REMAINING_TIME * context.get_remaining_time_in_millis() / 1000
                 summarize_object(settings, key, lease)
 
     return process_batch(event, record_handler)

@@ -7,6 +7,7 @@ and the table reports medians and ratios, so that a noisy machine affects them a
 from __future__ import annotations
 
 import argparse
+import logging
 import datetime
 import io
 import json
@@ -355,6 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--history", type=int, default=200, help="files in the large history")
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
     args = parser.parse_args(argv)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory(prefix="iot-bench-") as tmp:
         work = Path(tmp)
         sections = [

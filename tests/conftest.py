@@ -41,13 +41,36 @@ class RunningStack:
         )
 
 
+STACK_CONFIG = (
+    # Short timeouts so retries and the DLQ (after 5 receives, 6 x timeout apart) take seconds, not hours.
+    "summarizeTimeout=1",
+    "consolidateTimeout=1",
+    "summarizeMaxConcurrency=8",
+    "consolidateMaxConcurrency=8",
+)
+
+
 @pytest.fixture(scope="session")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    """`python -m local up` as a subprocess on a free port, stopped with SIGTERM at the end."""
+    """`python -m local up` as a subprocess on a free port, 8 workers per mapping, every message delivered
+    twice; stopped with SIGTERM at the end."""
     outputs_file = tmp_path_factory.mktemp("stack") / "outputs.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "local", "up", "--port", "0", "--outputs", str(outputs_file), "--workers", "8"],
+        [
+            sys.executable,
+            "-m",
+            "local",
+            "up",
+            "--port",
+            "0",
+            "--outputs",
+            str(outputs_file),
+            "--workers",
+            "8",
+            "--duplicate-deliveries",
+            *(f"--config={item}" for item in STACK_CONFIG),
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -21,7 +21,7 @@ from moto import mock_aws
 
 from handlers import aws, consolidate, summarize
 from local.moto_fixes import apply as atomic_moto_puts
-from tests.handlers.test_handlers import FakeContext, s3_notification, sqs_event
+from tests.handlers.conftest import FakeContext, s3_notification, sqs_event
 
 FILES = {
     "raw/a/one.csv": b"Src IP,Dst IP,Timestamp,Flow Duration,Tot Fwd Pkts\n"

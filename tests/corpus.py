@@ -1,0 +1,82 @@
+"""The bad-input corpus: each kind of broken file a branch may send, with its documented outcome.
+
+An outcome is either ("rejected", words of the reason) - the file is moved to rejected/ and its
+status says why - or ("skipped", {reason: rows}) - the file is summarized, its broken rows counted.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Callable
+
+HEADER = "Flow ID,Src IP,Src Port,Dst IP,Dst Port,Protocol,Timestamp,Flow Duration,Tot Fwd Pkts,Label\n"
+GOOD_ROW = "f,10.0.0.1,1,10.0.0.2,2,6,01/12/2022 10:00:00 AM,100,3,BENIGN\n"
+
+
+def _rows(*bad: str) -> bytes:
+    """Two good rows around the bad ones."""
+    return (HEADER + GOOD_ROW + "".join(bad) + GOOD_ROW).encode()
+
+
+CORPUS: dict[str, tuple[Callable[[], bytes], str, str | dict[str, int]]] = {
+    "empty.csv": (lambda: b"", "rejected", "empty file"),
+    "header-only.csv": (lambda: HEADER.encode(), "skipped", {}),
+    "missing-column.csv": (
+        lambda: b"Src IP,Dst IP,Timestamp,Tot Fwd Pkts\n1.1.1.1,2.2.2.2,x,1\n",
+        "rejected",
+        "missing required column(s): Flow Duration",
+    ),
+    "semicolons.csv": (lambda: HEADER.replace(",", ";").encode(), "rejected", "not comma-separated"),
+    "tabs.csv": (lambda: HEADER.replace(",", "\t").encode(), "rejected", "not comma-separated"),
+    "utf16.csv": (lambda: HEADER.encode("utf-16"), "rejected", "missing required column"),
+    "binary-garbage.csv": (lambda: bytes(range(256)) * 64, "rejected", "missing required column"),
+    "truncated.csv.gz": (lambda: gzip.compress(_rows() * 200)[:300], "rejected", "truncated or corrupt gzip"),
+    "one-10MB-line.csv": (lambda: b"x," * 5_000_000, "rejected", "missing required column"),
+    "non-utf8-bytes.csv": (
+        lambda: (
+            HEADER.encode()
+            + GOOD_ROW.encode()
+            + b"f,10.0.0.1,1,10.0.0.2,2,6,01/12/2022 10:00:00 AM,100,3,caf\xe9\n"
+            + b"f,10.0.0.\xe9,1,10.0.0.2,2,6,01/12/2022 10:00:00 AM,100,3,x\n"
+        ),
+        "skipped",
+        {"bad_ip": 1},
+    ),
+    "too-few-fields.csv": (lambda: _rows("f,10.0.0.1,1,10.0.0.2\n", "f,10.0.0.1\n"), "skipped", {"missing_field": 2}),
+    "negative-numbers.csv": (
+        lambda: _rows(
+            "f,10.0.0.1,1,10.0.0.2,2,6,01/12/2022 10:00:00 AM,-100,3,x\n",
+            "f,10.0.0.1,1,10.0.0.2,2,6,01/12/2022 10:00:00 AM,100,-3,x\n",
+        ),
+        "skipped",
+        {"negative_number": 2},
+    ),
+    "non-numeric.csv": (
+        lambda: _rows(
+            "f,10.0.0.1,1,10.0.0.2,2,6,01/12/2022 10:00:00 AM,abc,3,x\n",
+            "f,10.0.0.1,1,10.0.0.2,2,6,01/12/2022 10:00:00 AM,1.5,3,x\n",
+            "f,10.0.0.1,1,10.0.0.2,2,6,01/12/2022 10:00:00 AM,Infinity,3,x\n",
+        ),
+        "skipped",
+        {"bad_number": 3},
+    ),
+    "invalid-ips.csv": (
+        lambda: _rows(
+            "f,10.0.0.256,1,10.0.0.2,2,6,01/12/2022 10:00:00 AM,1,3,x\n",
+            "f,10.0.0.1,1,not-an-ip,2,6,01/12/2022 10:00:00 AM,1,3,x\n",
+            "f,fe80::1::2,1,10.0.0.2,2,6,01/12/2022 10:00:00 AM,1,3,x\n",
+        ),
+        "skipped",
+        {"bad_ip": 3},
+    ),
+    "unparsable-times.csv": (
+        lambda: _rows(
+            "f,10.0.0.1,1,10.0.0.2,2,6,32/12/2022 10:00:00 AM,1,3,x\n",
+            "f,10.0.0.1,1,10.0.0.2,2,6,01/12/2022 25:00:00,1,3,x\n",
+            "f,10.0.0.1,1,10.0.0.2,2,6,yesterday,1,3,x\n",
+            "f,10.0.0.1,1,10.0.0.2,2,6,,1,3,x\n",
+        ),
+        "skipped",
+        {"bad_time": 3, "missing_field": 1},
+    ),
+}

@@ -1,0 +1,47 @@
+"""Handler test helpers: event factories, a fake Lambda context, and a bucket on moto in-process."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote_plus
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from handlers import aws
+
+
+class FakeContext:
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+def sqs_event(*bodies: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "Records": [
+            {"messageId": f"m{n}", "receiptHandle": f"r{n}", "body": json.dumps(b)} for n, b in enumerate(bodies)
+        ]
+    }
+
+
+def s3_notification(key: str) -> dict[str, Any]:
+    return {"Records": [{"eventName": "ObjectCreated:Put", "s3": {"object": {"key": quote_plus(key)}}}]}
+
+
+@pytest.fixture
+def bucket(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    with mock_aws():
+        aws.s3.cache_clear()
+        aws.sqs.cache_clear()
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket="data")
+        s3.put_bucket_versioning(Bucket="data", VersioningConfiguration={"Status": "Enabled"})
+        url = boto3.client("sqs").create_queue(QueueName="consolidate")["QueueUrl"]
+        monkeypatch.setenv("BUCKET_NAME", "data")
+        monkeypatch.setenv("CONSOLIDATE_QUEUE_URL", url)
+        yield s3
+        aws.s3.cache_clear()
+        aws.sqs.cache_clear()

@@ -1,0 +1,28 @@
+"""Every kind of the bad-input corpus through the summarize handler: its documented outcome."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from handlers import summarize
+from tests.corpus import CORPUS
+from tests.handlers.conftest import FakeContext, s3_notification, sqs_event
+
+
+@pytest.mark.parametrize("name", sorted(CORPUS))
+def test_corpus_outcome(bucket: Any, name: str) -> None:
+    make, outcome, expected = CORPUS[name]
+    key = f"raw/corpus/{name}"
+    bucket.put_object(Bucket="data", Key=key, Body=make())
+    assert summarize.handler(sqs_event(s3_notification(key)), FakeContext()) == {"batchItemFailures": []}
+    status = json.loads(bucket.get_object(Bucket="data", Key=f"status/corpus/{name}.json")["Body"].read())
+    if outcome == "rejected":
+        assert status["state"] == "rejected" and str(expected) in status["reason"]
+        assert bucket.head_object(Bucket="data", Key=f"rejected/corpus/{name}")["ContentLength"] == len(make())
+    else:
+        assert status["state"] == "summarized" and status["skipped"] == expected
+        assert status["rows_kept"] == (0 if name == "header-only.csv" else 2)
+    assert "Contents" not in bucket.list_objects_v2(Bucket="data", Prefix="raw/")
