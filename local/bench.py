@@ -7,10 +7,10 @@ and the table reports medians and ratios, so that a noisy machine affects them a
 from __future__ import annotations
 
 import argparse
-import logging
 import datetime
 import io
 import json
+import logging
 import os
 import platform
 import statistics
