@@ -6,6 +6,7 @@ Reads one consolidated shard object, however many files were ever uploaded.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import ipaddress
 from collections.abc import Sequence
 from pathlib import Path
@@ -63,10 +64,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("src_ip", metavar="SRC_IP")
     parser.add_argument("dst_ip", metavar="DST_IP")
     parser.add_argument("-o", "--output", help="CSV file to write (default: export_<SRC_IP>_<DST_IP>.csv)")
+    parser.add_argument(
+        "--plot",
+        metavar="FILE.png",
+        type=Path,
+        help="also draw the daily totals with mean and ±1σ/±2σ bands (needs: pip install '.[plot]')",
+    )
     add_stack_arguments(parser)
     args = parser.parse_args(argv)
 
     pair = (_ip(args.src_ip), _ip(args.dst_ip))
+    if args.plot and importlib.util.find_spec("matplotlib") is None:
+        raise ClientFailure("--plot needs matplotlib: pip install '.[plot]' (or pip install matplotlib)", 2)
     stack = Stack(args)
     try:
         days = fetch_days(stack, pair)
@@ -79,6 +88,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         stats = write_export(out, pair, days)
     print(f"wrote {path}")
     print(describe(pair, days, stats))
+    if args.plot:
+        from clients.plot import draw
+
+        unusual = draw(args.plot, pair, days, stats)
+        print(f"wrote {args.plot} ({unusual} day/metric point(s) beyond 2σ)")
     return 0
 
 

@@ -43,6 +43,7 @@ def s3_object_keys(body: str) -> Iterator[str]:
             yield unquote_plus(record["s3"]["object"]["key"])
 
 
-def log_json(**fields: Any) -> None:
-    """One structured line; under Lambda's JSON log format it lands as a JSON object."""
-    logger.info(json.dumps(fields, sort_keys=True, default=str))
+def log_outcome(message: str, **fields: Any) -> None:
+    """One log record per file. Under Lambda's JSON log format the `extra` fields become top-level
+    keys of the JSON line, so operators can filter on them (e.g. in CloudWatch Logs Insights)."""
+    logger.info(message, extra=fields)

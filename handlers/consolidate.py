@@ -20,7 +20,7 @@ from core.stats import STATS_HEADER, write_traffic_stats
 from core.status import CONSOLIDATED, SUMMARIZED, SUMMARIZING, FileStatus
 from core.summary import Totals, merge_into, read_summary
 from handlers import aws
-from handlers.batch import BatchResponse, SqsRecord, log_json, process_batch
+from handlers.batch import BatchResponse, SqsRecord, log_outcome, process_batch
 from handlers.config import consolidate_settings
 
 logging.getLogger().setLevel(logging.INFO)
@@ -59,7 +59,7 @@ def apply_source(bucket: str, raw_key: str) -> tuple[str, int] | None:
     started = time.monotonic()
     status, _ = _status(bucket, raw_key)
     if status is None or status.generation == 0:
-        log_json(event="consolidate-skipped", key=raw_key, reason="no summarized generation")
+        log_outcome("nothing to consolidate", outcome="skipped", key=raw_key, reason="no summarized generation")
         return None
     if status.consolidated_generation >= status.generation:
         return None
@@ -75,8 +75,9 @@ def apply_source(bucket: str, raw_key: str) -> tuple[str, int] | None:
         list(
             pool.map(lambda n: apply_to_shard(bucket, n, status.source, status.generation, by_shard.get(n, [])), shards)
         )
-    log_json(
-        event="consolidated",
+    log_outcome(
+        "consolidated",
+        outcome="consolidated",
         key=raw_key,
         generation=status.generation,
         shards=len(shards),

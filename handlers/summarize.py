@@ -22,7 +22,7 @@ from core.shard import rows_by_shard, totals_by_date
 from core.status import REJECTED, SUMMARIZED, SUMMARIZING, FileStatus
 from core.summary import write_summary
 from handlers import aws
-from handlers.batch import BatchResponse, SqsRecord, log_json, process_batch, s3_object_keys
+from handlers.batch import BatchResponse, SqsRecord, log_outcome, process_batch, s3_object_keys
 from handlers.config import Settings, summarize_settings
 
 logging.getLogger().setLevel(logging.INFO)
@@ -122,8 +122,9 @@ def summarize_object(settings: Settings, raw_key: str, lease_seconds: float) -> 
     )
     if settings.delete_raw or summary is None:
         delete_versions(bucket, raw_key, version_id, response["ETag"])
-    log_json(
-        event="summarized" if summary is not None else "rejected",
+    log_outcome(
+        "summarized" if summary is not None else "rejected",
+        outcome="summarized" if summary is not None else "rejected",
         key=raw_key,
         generation=status.generation,
         rows_read=status.rows_read,

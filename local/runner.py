@@ -20,7 +20,28 @@ from typing import Any
 
 import boto3
 
-logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+class LambdaJsonFormatter(logging.Formatter):
+    """The shape of Lambda's JSON log format: the standard keys, plus every `extra` field at top level."""
+
+    STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "timestamp": self.formatTime(record),
+            "level": record.levelname,
+            "message": record.getMessage(),
+            "logger": record.name,
+            **{k: v for k, v in vars(record).items() if k not in self.STANDARD},
+        }
+        if record.exc_info:
+            line["stackTrace"] = self.formatException(record.exc_info).splitlines()
+        return json.dumps(line, default=str)
+
+
+_handler = logging.StreamHandler()
+_handler.setFormatter(LambdaJsonFormatter())
+logging.basicConfig(level=logging.INFO, handlers=[_handler])
 logging.getLogger("botocore").setLevel(logging.WARNING)
 log = logging.getLogger("local.runner")
 DUPLICATE = "local-duplicate"

@@ -84,3 +84,14 @@ def test_reupload_under_the_same_name_replaces_the_contribution(bucket: Any) -> 
     assert stats.splitlines()[1:] == ["10.0.0.1,8.8.8.8,1,40.0,0.0,1.0,0.0"]
     keys = [o["Key"] for o in bucket.list_objects_v2(Bucket="data", Prefix="summaries/")["Contents"]]
     assert len(keys) == 1 and keys[0].startswith("summaries/dt=2022-12-02/")
+
+
+def test_one_structured_log_record_per_file(bucket: Any, caplog: Any) -> None:
+    bucket.put_object(Bucket="data", Key="raw/b/x.csv", Body=GOOD + b"bad,8.8.8.8,01/12/2022 10:00:00 AM,1,1\n")
+    with caplog.at_level("INFO", logger="iot.handlers"):
+        summarize.handler(sqs_event(s3_notification("raw/b/x.csv")), FakeContext())
+    (record,) = [r for r in caplog.records if r.getMessage() == "summarized"]
+    fields = vars(record)
+    assert fields["key"] == "raw/b/x.csv" and fields["outcome"] == "summarized"
+    assert (fields["rows_read"], fields["rows_kept"], fields["skipped"]) == (2, 1, {"bad_ip": 1})
+    assert fields["pairs"] == 1 and fields["days"] == 1 and fields["seconds"] >= 0
