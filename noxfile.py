@@ -31,7 +31,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict on core/."""
+    """mypy --strict on core/, handlers/ and clients/."""
     install(session, "lint")
     session.run("mypy", *session.posargs)
 

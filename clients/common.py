@@ -81,7 +81,7 @@ class Stack:
                 aws_access_key_id="local",
                 aws_secret_access_key="local",
             )
-        return boto3.client(service, **options)
+        return boto3.client(service, **options)  # type: ignore[call-overload]  # service is "s3" or "sqs"
 
 
 def explain(exc: Exception, bucket: str) -> ClientFailure:
