@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import time
 from collections.abc import Sequence
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -39,7 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         shown = [
             status
             for key, status in sorted(statuses.items())
-            if (not args.branch or branch_of(key) == args.branch) and (not args.state or status.state == args.state)
+            if (not args.branch or branch_of(key) == args.branch)
+            and (not args.state or status.shown_state(time.time()) == args.state)
         ]
         for status in shown:
             print(describe(status) if status.state != PENDING else f"{status.key}: pending")

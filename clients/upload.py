@@ -46,10 +46,11 @@ def upload(stack: Stack, folder: Path, branch: str, progress: Progress) -> list[
 
 
 def describe(status: FileStatus) -> str:
-    if status.state == REJECTED:
+    state = status.shown_state(time.time())
+    if state == REJECTED:
         return f"{status.key}: rejected: {status.reason}"
     skipped = sum(status.skipped.values())
-    line = f"{status.key}: {status.state}, {status.rows_kept} rows kept, {skipped} skipped"
+    line = f"{status.key}: {state}, {status.rows_kept} rows kept, {skipped} skipped"
     if skipped:
         line += " (" + ", ".join(f"{k} {v}" for k, v in sorted(status.skipped.items())) + ")"
     return line
@@ -66,10 +67,11 @@ def wait(stack: Stack, files: list[Uploaded], timeout: float, progress: Progress
             status = _status(s3, stack.bucket, key)
             if status is None or status.etag != file.etag:
                 continue
-            if seen.get(key) != status.state:
-                seen[key] = status.state
+            state = status.shown_state(time.time())
+            if seen.get(key) != state:
+                seen[key] = state
                 if not status.done:
-                    progress.say(f"{key}: {status.state}")
+                    progress.say(f"{key}: {state}")
             if status.done:
                 print(describe(status))
                 failures += status.state == REJECTED

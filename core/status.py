@@ -36,11 +36,16 @@ class FileStatus:
     skipped: dict[str, int] = field(default_factory=dict)
     reason: str = ""
     lease_until: float = 0.0
+    """Epoch seconds until which one summarize invocation holds the file (0: nobody)."""
     updated_at: str = ""
 
     @classmethod
     def new(cls, raw_key: str) -> FileStatus:
         return cls(key=raw_key, source=source_id(raw_key), branch=branch_of(raw_key))
+
+    def shown_state(self, now: float) -> str:
+        """The state as people see it: summarizing while an invocation holds the file's lease."""
+        return SUMMARIZING if self.lease_until > now else self.state
 
     @property
     def done(self) -> bool:

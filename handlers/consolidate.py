@@ -17,7 +17,7 @@ from typing import Any
 from core import layout
 from core.shard import Row, ShardState, rows_by_shard
 from core.stats import STATS_HEADER, write_traffic_stats
-from core.status import CONSOLIDATED, SUMMARIZED, SUMMARIZING, FileStatus
+from core.status import CONSOLIDATED, SUMMARIZED, FileStatus
 from core.summary import Totals, merge_into, read_summary
 from handlers import aws
 from handlers.batch import BatchResponse, SqsRecord, log_outcome, process_batch
@@ -140,7 +140,7 @@ def rebuild_traffic_stats(bucket: str) -> None:
 def mark_consolidated(bucket: str, raw_key: str, generation: int) -> None:
     while True:
         status, etag = _status(bucket, raw_key)
-        if status is None or status.state == SUMMARIZING or status.generation != generation:
+        if status is None or status.generation != generation:
             return  # a newer generation is on its way and will be marked by its own message
         if status.consolidated_generation >= generation:
             return

@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 from core import layout
 from core.flows import FileSummary, RejectedFile, summarize_stream
 from core.shard import rows_by_shard, totals_by_date
-from core.status import REJECTED, SUMMARIZED, SUMMARIZING, FileStatus
+from core.status import REJECTED, SUMMARIZED, FileStatus
 from core.summary import write_summary
 from handlers import aws
 from handlers.batch import BatchResponse, SqsRecord, log_outcome, process_batch, s3_object_keys
@@ -68,9 +68,11 @@ def claim(bucket: str, raw_key: str, lease_seconds: float) -> tuple[FileStatus, 
         previous, etag = load_status(bucket, raw_key)
         previous = previous or FileStatus.new(raw_key)
         now = time.time()
-        if previous.state == SUMMARIZING and previous.lease_until > now:
+        if previous.lease_until > now:
             raise Busy(f"{raw_key} is being summarized by another invocation")
-        claimed = replace(previous, state=SUMMARIZING, lease_until=now + lease_seconds, updated_at=_now())
+        # The claim changes only the lease: readers keep seeing the last committed state. Any other
+        # write to the record (the consolidator marking it) makes our final commit fail: we retry.
+        claimed = replace(previous, lease_until=now + lease_seconds, updated_at=_now())
         claim_etag = aws.put_if(bucket, layout.status_key(raw_key), claimed.dumps(), etag)
         if claim_etag is not None:
             return previous, claim_etag
