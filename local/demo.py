@@ -20,8 +20,9 @@ def main() -> int:
     shutil.rmtree(OUT, ignore_errors=True)
     sample = OUT / "sample"
     files = demo_dataset(sample)
-    print(f"generated {len(files)} files, {sum(f.rows for f in files):,} flows, under {sample}/<branch>/")
-    with LocalStack(workers=4) as stack:
+    print(f"generated {len(files)} files, {sum(f.rows for f in files):,} flows, under {sample}/<branch>/", flush=True)
+    function_logs = OUT / "function-logs.jsonl"
+    with LocalStack(workers=4, function_logs=function_logs) as stack:
         outputs_file = OUT / "outputs.json"
         outputs_file.write_text(json.dumps(stack.outputs, indent=2))
         os.environ.pop("AWS_ENDPOINT_URL", None)
@@ -35,12 +36,13 @@ def main() -> int:
         busiest = max(rows, key=lambda row: (float(row[3]), row[0], row[1]))
         target = OUT / f"export_{busiest[0]}_{busiest[1]}.csv"
         status |= export.main([busiest[0], busiest[1], "-o", str(target), *common])
-        print()
+        print(flush=True)
         print(target.read_text())
         print("artifacts:")
         print(f"  sample flow logs       {sample}/")
         print(f"  export of busiest pair {target}")
         print(f"  stack outputs          {outputs_file}")
+        print(f"  Lambda logs (JSON)     {function_logs}")
         print(f"  in the bucket          s3://{stack.outputs['bucket_name']}/summaries/dt=*/, consolidated/, status/")
     print(f"demo finished in {time.monotonic() - started:.1f}s")
     return status

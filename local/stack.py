@@ -34,9 +34,15 @@ def _materialize(files: dict[str, str], target: Path) -> Path:
 
 class LocalStack:
     def __init__(
-        self, port: int = 0, workers: int = 4, config: dict[str, str] | None = None, duplicates: bool = False
+        self,
+        port: int = 0,
+        workers: int = 4,
+        config: dict[str, str] | None = None,
+        duplicates: bool = False,
+        function_logs: Path | None = None,
     ) -> None:
         self.duplicates = duplicates
+        self.function_logs = function_logs
         self.port = port
         self.workers = workers
         self.config = config or {}
@@ -113,13 +119,19 @@ class LocalStack:
             "duplicate_deliveries": self.duplicates,
             "region": REGION,
         }
-        return subprocess.Popen(
-            [sys.executable, str(RUNNER), json.dumps(spec)],
-            cwd=code_dir,
-            env=env,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+        logs = self.function_logs.open("a") if self.function_logs else None
+        try:
+            return subprocess.Popen(
+                [sys.executable, str(RUNNER), json.dumps(spec)],
+                cwd=code_dir,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=logs,
+                text=True,
+            )
+        finally:
+            if logs is not None:
+                logs.close()
 
     def stop(self) -> None:
         for process in self.processes:
