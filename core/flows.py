@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
-from core.timestamps import parse_date, parse_day, valid_time
+from core.timestamps import parse_date, parse_day, valid_time_bytes
 
 SRC_IP: Final = "src_ip"
 DST_IP: Final = "dst_ip"
@@ -209,7 +209,7 @@ class _Caches:
             return parse_day(_decode(raw)) or ""
         if len(self.times) >= _CACHE_LIMIT:
             self.times.clear()
-        time_ok = self.times[time_part] = valid_time(_decode(time_part).strip())
+        time_ok = self.times[time_part] = valid_time_bytes(time_part)
         return date_part if time_ok else ""
 
 

@@ -16,6 +16,7 @@ from core.flows import (
     RejectedFile,
     summarize_stream,
 )
+from core.timestamps import valid_time, valid_time_bytes
 
 HEADER = "Flow ID,Src IP,Src Port,Dst IP,Dst Port,Protocol,Timestamp,Flow Duration,Tot Fwd Pkts,Tot Bwd Pkts\n"
 
@@ -169,3 +170,20 @@ def test_quoted_lines_and_the_split_fast_path_agree(rows: list[tuple[str, str, s
     )
     fast, slow = run(HEADER + plain), run(HEADER + quoted)
     assert (fast.totals, fast.skipped, fast.rows_read) == (slow.totals, slow.skipped, slow.rows_read)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.one_of(
+        st.builds(
+            lambda h, m, s, mer: f"{h:02d}:{m:02d}:{s:02d}{mer}",
+            st.integers(0, 99),
+            st.integers(0, 99),
+            st.integers(0, 99),
+            st.sampled_from(["", " AM", " PM", " am", " pM", " XM", "  AM", "AM"]),
+        ),
+        st.text(alphabet="0123456789: APMapm.", max_size=14),
+    )
+)
+def test_fast_time_check_agrees_with_the_reference(text: str) -> None:
+    assert valid_time_bytes(text.encode()) == valid_time(text.strip())
