@@ -14,9 +14,9 @@ import io
 import ipaddress
 import zlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Final, Protocol
+from typing import Final, Protocol, TypeVar
 
 from core.timestamps import parse_date, parse_day, valid_time_bytes
 
@@ -66,6 +66,18 @@ _MICROS: Final = decimal.Decimal(1_000_000)
 
 Key = tuple[str, str, str]
 """(Date, SrcIP, DstIP)"""
+_K = TypeVar("_K")
+
+
+def accumulate(target: dict[_K, list[int]], key: _K, values: Sequence[int]) -> None:
+    """Add [flow duration, fwd packets, flows] to target[key]. The per-row loop inlines this."""
+    acc = target.get(key)
+    if acc is None:
+        target[key] = [values[0], values[1], values[2]]
+    else:
+        acc[0] += values[0]
+        acc[1] += values[1]
+        acc[2] += values[2]
 
 
 class Readable(Protocol):
@@ -310,12 +322,6 @@ def _summarize_lines(lines: Iterator[bytes]) -> FileSummary:
             empty = not (raw_src.strip() if not src else raw_dst.strip())
             skipped[MISSING_FIELD if empty else BAD_IP] += acc[2]
         else:
-            total = totals.get((day, src, dst))
-            if total is None:
-                totals[(day, src, dst)] = acc
-            else:
-                total[0] += acc[0]
-                total[1] += acc[1]
-                total[2] += acc[2]
+            accumulate(totals, (day, src, dst), acc)
     summary.rows_read = rows
     return summary

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, TextIO
 
-from core.flows import Key
+from core.flows import Key, accumulate
 
 STATS_HEADER: Final = ("SrcIP", "DstIP", "Count", "AvgFlowDuration", "StdFlowDuration", "AvgFwdPkts", "StdFwdPkts")
 EXPORT_HEADER: Final = (
@@ -50,15 +50,8 @@ class PairStats:
 def by_pair(totals: Iterable[tuple[Key, Sequence[int]]]) -> dict[Pair, Days]:
     """Group (date, src, dst) totals by pair, summing rows of the same day."""
     pairs: dict[Pair, Days] = {}
-    for (date, src, dst), (duration, packets, flows) in totals:
-        days = pairs.setdefault((src, dst), {})
-        acc = days.get(date)
-        if acc is None:
-            days[date] = [duration, packets, flows]
-        else:
-            acc[0] += duration
-            acc[1] += packets
-            acc[2] += flows
+    for (date, src, dst), values in totals:
+        accumulate(pairs.setdefault((src, dst), {}), date, values)
     return pairs
 
 

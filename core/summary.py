@@ -6,7 +6,7 @@ import csv
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Final, TextIO
 
-from core.flows import Key
+from core.flows import Key, accumulate
 
 SUMMARY_HEADER: Final = ("Date", "SrcIP", "DstIP", "TotalFlowDuration", "TotalFwdPkts", "Flows")
 
@@ -15,14 +15,8 @@ Totals = dict[Key, list[int]]
 
 def merge_into(target: Totals, source: Mapping[Key, Sequence[int]]) -> Totals:
     """Add `source` to `target` key by key (one number per day, DESIGN 5.1)."""
-    for key, (duration, packets, flows) in source.items():
-        acc = target.get(key)
-        if acc is None:
-            target[key] = [duration, packets, flows]
-        else:
-            acc[0] += duration
-            acc[1] += packets
-            acc[2] += flows
+    for key, values in source.items():
+        accumulate(target, key, values)
     return target
 
 
@@ -53,5 +47,5 @@ def read_summary(lines: Iterable[str]) -> Totals:
         if not row:
             continue
         date, src, dst, duration, packets, flows = row
-        merge_into(totals, {(date, src, dst): (int(duration), int(packets), int(flows))})
+        accumulate(totals, (date, src, dst), (int(duration), int(packets), int(flows)))
     return totals

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from infra import alarms
+
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 
 
@@ -34,21 +36,14 @@ class QueueWithDlq(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        actions = [args.alarm_topic_arn] if args.alarm_topic_arn is not None else []
-        aws.cloudwatch.MetricAlarm(
+        alarms.above_zero(
             f"{name}-dlq-not-empty",
-            alarm_description=f"Messages that failed {args.max_receive_count} times wait in the {name} DLQ.",
-            namespace="AWS/SQS",
-            metric_name="ApproximateNumberOfMessagesVisible",
-            dimensions={"QueueName": self.dlq.name},
-            statistic="Maximum",
-            period=300,
-            evaluation_periods=1,
-            threshold=0,
-            comparison_operator="GreaterThanThreshold",
-            treat_missing_data="notBreaching",
-            alarm_actions=actions,
-            ok_actions=actions,
-            opts=child,
+            f"Messages that failed {args.max_receive_count} times wait in the {name} DLQ.",
+            "AWS/SQS",
+            "ApproximateNumberOfMessagesVisible",
+            {"QueueName": self.dlq.name},
+            "Maximum",
+            args.alarm_topic_arn,
+            parent=self,
         )
         self.register_outputs({"queue_url": self.queue.url, "dlq_url": self.dlq.url})

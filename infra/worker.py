@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra import policy
+from infra import alarms, policy
 
 RUNTIME = "python3.13"
 
@@ -68,20 +68,14 @@ class Worker(pulumi.ComponentResource):
             scaling_config={"maximum_concurrency": args.maximum_concurrency},
             opts=child,
         )
-        actions = [args.alarm_topic_arn] if args.alarm_topic_arn is not None else []
-        aws.cloudwatch.MetricAlarm(
+        alarms.above_zero(
             f"{name}-errors",
-            alarm_description=f"The {name} function raised errors.",
-            namespace="AWS/Lambda",
-            metric_name="Errors",
-            dimensions={"FunctionName": self.function.name},
-            statistic="Sum",
-            period=300,
-            evaluation_periods=1,
-            threshold=0,
-            comparison_operator="GreaterThanThreshold",
-            treat_missing_data="notBreaching",
-            alarm_actions=actions,
-            opts=child,
+            f"The {name} function raised errors.",
+            "AWS/Lambda",
+            "Errors",
+            {"FunctionName": self.function.name},
+            "Sum",
+            args.alarm_topic_arn,
+            parent=self,
         )
         self.register_outputs({"function_name": self.function.name})

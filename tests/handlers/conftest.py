@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -31,8 +32,10 @@ def s3_notification(key: str) -> dict[str, Any]:
     return {"Records": [{"eventName": "ObjectCreated:Put", "s3": {"object": {"key": quote_plus(key)}}}]}
 
 
-@pytest.fixture
-def bucket(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+@contextlib.contextmanager
+def moto_bucket(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A versioned bucket "data" and a consolidate queue on moto in-process, with the handlers'
+    environment and their cached clients pointing there."""
     with mock_aws():
         aws.s3.cache_clear()
         aws.sqs.cache_clear()
@@ -42,6 +45,14 @@ def bucket(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         url = boto3.client("sqs").create_queue(QueueName="consolidate")["QueueUrl"]
         monkeypatch.setenv("BUCKET_NAME", "data")
         monkeypatch.setenv("CONSOLIDATE_QUEUE_URL", url)
+        try:
+            yield s3
+        finally:
+            aws.s3.cache_clear()
+            aws.sqs.cache_clear()
+
+
+@pytest.fixture
+def bucket(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    with moto_bucket(monkeypatch) as s3:
         yield s3
-        aws.s3.cache_clear()
-        aws.sqs.cache_clear()

@@ -11,17 +11,17 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import EndpointConnectionError
-from moto import mock_aws
 
 from handlers import aws, consolidate, summarize
 from local.moto_fixes import apply as atomic_moto_puts
-from tests.handlers.conftest import FakeContext, s3_notification, sqs_event
+from tests.handlers.conftest import FakeContext, moto_bucket, s3_notification, sqs_event
 
 FILES = {
     "raw/a/one.csv": b"Src IP,Dst IP,Timestamp,Flow Duration,Tot Fwd Pkts\n"
@@ -69,22 +69,10 @@ class Injector:
 
 @contextlib.contextmanager
 def fresh_world(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, str, Injector]]:
-    with mock_aws():
-        aws.s3.cache_clear()
-        aws.sqs.cache_clear()
-        s3 = boto3.client("s3")
-        s3.create_bucket(Bucket="data")
-        s3.put_bucket_versioning(Bucket="data", VersioningConfiguration={"Status": "Enabled"})
-        url = boto3.client("sqs").create_queue(QueueName="consolidate")["QueueUrl"]
-        monkeypatch.setenv("BUCKET_NAME", "data")
-        monkeypatch.setenv("CONSOLIDATE_QUEUE_URL", url)
+    with moto_bucket(monkeypatch) as s3:
         for key, body in FILES.items():
             s3.put_object(Bucket="data", Key=key, Body=body)
-        try:
-            yield s3, url, Injector()
-        finally:
-            aws.s3.cache_clear()
-            aws.sqs.cache_clear()
+        yield s3, os.environ["CONSOLIDATE_QUEUE_URL"], Injector()
 
 
 def drain(url: str) -> list[dict[str, Any]]:
