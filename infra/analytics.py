@@ -8,7 +8,7 @@ import pulumi_aws as aws
 from core.layout import SUMMARIES_PREFIX
 
 COLUMNS = [
-    ("date", "string"),
+    ("flow_date", "string"),
     ("src_ip", "string"),
     ("dst_ip", "string"),
     ("total_flow_duration", "bigint"),

@@ -71,3 +71,31 @@ def test_status_lists_files_and_dlq_depths(local_stack: RunningStack, capsys: py
     out = capsys.readouterr().out
     assert re.search(r"^ingest_dlq: \d+ message\(s\)$", out, re.M)
     assert re.search(r"^consolidate_dlq: \d+ message\(s\)$", out, re.M)
+
+
+def test_wait_timeout_exits_1(local_stack: RunningStack, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "slow"
+    folder.mkdir()
+    (folder / "a.csv").write_text(
+        "Src IP,Dst IP,Timestamp,Flow Duration,Tot Fwd Pkts\n10.5.5.5,10.5.5.6,2024-01-01 10:00:00,1,1\n"
+    )
+    code = upload.main([str(folder), "--wait", "--timeout", "0", "--quiet", "--outputs", str(local_stack.outputs_file)])
+    assert code == 1
+    assert "raw/slow/a.csv: not done after 0s" in capsys.readouterr().out
+
+
+def test_status_filters_by_branch_and_state(
+    local_stack: RunningStack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "filtered"
+    folder.mkdir()
+    (folder / "bad.csv").write_text("nothing useful\n")
+    (folder / "good.csv").write_text(
+        "Src IP,Dst IP,Timestamp,Flow Duration,Tot Fwd Pkts\n10.6.6.6,10.6.6.7,2024-01-01 10:00:00,1,1\n"
+    )
+    assert upload.main([str(folder), "--wait", "--quiet", "--outputs", str(local_stack.outputs_file)]) == 1
+    capsys.readouterr()
+    assert status.main(["--branch", "filtered", "--state", "rejected", "--outputs", str(local_stack.outputs_file)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("raw/filtered/bad.csv: rejected: missing required column(s)")
+    assert lines[1] == "1 file(s)"
