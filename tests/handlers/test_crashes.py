@@ -17,7 +17,7 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import EndpointConnectionError
+from botocore.exceptions import ClientError, EndpointConnectionError
 
 from handlers import aws, consolidate, summarize
 from local.moto_fixes import apply as atomic_moto_puts
@@ -151,3 +151,28 @@ def test_crash_at_every_call_of_consolidate_then_redelivery(aws_env: None, monke
             ]
             assert states == ["consolidated", "consolidated"], fail_at
     assert {"GetObject", "PutObject", "HeadObject", "ListObjectsV2"} <= set(injected)
+
+
+def test_conditional_write_conflicts_are_retried_like_lost_races(
+    aws_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """S3 may answer 409 ConditionalRequestConflict (moto never does): the handlers re-read and retry."""
+    atomic_moto_puts()
+    with fresh_world(monkeypatch) as (s3, url, _):
+        conflicts = []
+
+        def conflict_once_per_key(params: dict[str, Any], **_: Any) -> None:
+            key = params["Key"]
+            if (
+                key.startswith("consolidated/")
+                and key not in conflicts
+                and ("IfMatch" in params or "IfNoneMatch" in params)
+            ):
+                conflicts.append(key)
+                raise ClientError({"Error": {"Code": "ConditionalRequestConflict", "Message": "retry"}}, "PutObject")
+
+        aws.s3().meta.events.register("before-parameter-build.s3.PutObject", conflict_once_per_key)
+        summarize_all()
+        assert consolidate_all(drain(url)) == {"batchItemFailures": []}
+        assert "consolidated/traffic_stats.csv" in conflicts and len(conflicts) > 3
+        assert stats(s3) == EXPECTED
