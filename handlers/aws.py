@@ -9,6 +9,9 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from core import layout
+from core.status import FileStatus
+
 RETRIES = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=32)
 LOST_RACE = {"PreconditionFailed", "ConditionalRequestConflict", "412", "409"}
 NOT_FOUND = {"NoSuchKey", "404", "NotFound"}
@@ -59,3 +62,11 @@ def put_if(bucket: str, key: str, body: bytes, etag: str | None, **extra: Any) -
             return None
         raise
     return str(response["ETag"])
+
+
+def load_status(bucket: str, raw_key: str) -> tuple[FileStatus | None, str | None]:
+    """A raw file's status record and its ETag, or (None, None) if it has none yet."""
+    found = get(bucket, layout.status_key(raw_key))
+    if found is None:
+        return None, None
+    return FileStatus.loads(found[0]), found[1]

@@ -17,7 +17,7 @@ from typing import Any
 from core import layout
 from core.shard import Row, ShardState, rows_by_shard
 from core.stats import STATS_HEADER, write_traffic_stats
-from core.status import CONSOLIDATED, SUMMARIZED, FileStatus
+from core.status import CONSOLIDATED, SUMMARIZED
 from core.summary import Totals, merge_into, read_summary
 from handlers import aws
 from handlers.batch import BatchResponse, SqsRecord, log_outcome, process_batch
@@ -49,15 +49,10 @@ def handler(event: dict[str, Any], context: Any) -> BatchResponse:
     return response
 
 
-def _status(bucket: str, raw_key: str) -> tuple[FileStatus | None, str | None]:
-    found = aws.get(bucket, layout.status_key(raw_key))
-    return (FileStatus.loads(found[0]), found[1]) if found else (None, None)
-
-
 def apply_source(bucket: str, raw_key: str) -> tuple[str, int] | None:
     """Make the shards hold the file's last summarized generation; returns (key, generation) applied."""
     started = time.monotonic()
-    status, _ = _status(bucket, raw_key)
+    status, _ = aws.load_status(bucket, raw_key)
     if status is None or status.generation == 0:
         log_outcome("nothing to consolidate", outcome="skipped", key=raw_key, reason="no summarized generation")
         return None
@@ -139,7 +134,7 @@ def rebuild_traffic_stats(bucket: str) -> None:
 
 def mark_consolidated(bucket: str, raw_key: str, generation: int) -> None:
     while True:
-        status, etag = _status(bucket, raw_key)
+        status, etag = aws.load_status(bucket, raw_key)
         if status is None or status.generation != generation:
             return  # a newer generation is on its way and will be marked by its own message
         if status.consolidated_generation >= generation:

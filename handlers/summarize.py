@@ -51,13 +51,6 @@ def handler(event: dict[str, Any], context: Any) -> BatchResponse:
     return process_batch(event, record_handler)
 
 
-def load_status(bucket: str, raw_key: str) -> tuple[FileStatus | None, str | None]:
-    found = aws.get(bucket, layout.status_key(raw_key))
-    if found is None:
-        return None, None
-    return FileStatus.loads(found[0]), found[1]
-
-
 def _now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
@@ -65,7 +58,7 @@ def _now() -> str:
 def claim(bucket: str, raw_key: str, lease_seconds: float) -> tuple[FileStatus, str]:
     """Take the file's lease; returns the status as it was and the ETag of our claim."""
     while True:
-        previous, etag = load_status(bucket, raw_key)
+        previous, etag = aws.load_status(bucket, raw_key)
         previous = previous or FileStatus.new(raw_key)
         now = time.time()
         if previous.lease_until > now:

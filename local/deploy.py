@@ -9,7 +9,6 @@ recorded only.
 
 from __future__ import annotations
 
-import json
 import runpy
 import secrets
 from dataclasses import dataclass, field
@@ -216,7 +215,3 @@ def deploy(s3: Any, sqs: Any, region: str, config: dict[str, str] | None = None)
 
     run()
     return deployer.deployment
-
-
-def outputs_json(deployment: Deployment) -> str:
-    return json.dumps(deployment.outputs, indent=2, sort_keys=True)
