@@ -1,8 +1,11 @@
 """Streaming reader of CICFlowMeter flow CSVs (DESIGN section 3) into one file's daily totals.
 
 The hot loop works on bytes: an unquoted line is split only as far as the last column we need,
-a line with a quote goes through the csv module, and every distinct IP or timestamp string is
-validated once and cached. Memory is bounded by the number of distinct (day, pair) keys.
+a line with a quote goes through the csv module, and every distinct IP, date or time string is
+validated once. Rows are added up under one compact bytes key per raw (date, src, dst), and each
+distinct key is validated and normalized once, at the end, as it leaves the raw table.
+
+Every data line is a row: rows read = rows kept + rows skipped, always.
 """
 
 from __future__ import annotations
@@ -12,13 +15,16 @@ import decimal
 import gzip
 import io
 import ipaddress
+import itertools
 import zlib
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Final, Protocol, TypeVar
+from typing import Final, Protocol
 
+from core.counts import Counts, Key, Totals
 from core.timestamps import parse_date, parse_day, valid_time_bytes
+from core.units import MICROSECONDS, SECONDS, UnitDecision, decide_unit, evidence_columns
 
 SRC_IP: Final = "src_ip"
 DST_IP: Final = "dst_ip"
@@ -48,36 +54,29 @@ SPELLINGS: Final = {
     "total fwd packet": TOT_FWD_PKTS,
     "tot_fwd_pkts": TOT_FWD_PKTS,
 }
-# The Python port (cicflowmeter >= 0.3) writes snake_case headers and flow_duration in seconds.
-SECONDS_DURATION_HEADER: Final = "flow_duration"
 
 MISSING_FIELD: Final = "missing_field"
 BAD_NUMBER: Final = "bad_number"
 NEGATIVE_NUMBER: Final = "negative_number"
 BAD_TIME: Final = "bad_time"
 BAD_IP: Final = "bad_ip"
-SKIP_REASONS: Final = (MISSING_FIELD, BAD_NUMBER, NEGATIVE_NUMBER, BAD_TIME, BAD_IP)
+UNCLOSED_QUOTE: Final = "unclosed_quote"
 
 GZIP_MAGIC: Final = b"\x1f\x8b"
 _QUOTE: Final = ord('"')
 _UNDERSCORE: Final = ord("_")
+_SEP: Final = b","
+"""Joins the raw key's parts; never inside a part, since a valid IP or timestamp has no comma."""
 _CACHE_LIMIT: Final = 1 << 17
 _MICROS: Final = decimal.Decimal(1_000_000)
-
-Key = tuple[str, str, str]
-"""(Date, SrcIP, DstIP)"""
-_K = TypeVar("_K")
-
-
-def accumulate(target: dict[_K, list[int]], key: _K, values: Sequence[int]) -> None:
-    """Add [flow duration, fwd packets, flows] to target[key]. The per-row loop inlines this."""
-    acc = target.get(key)
-    if acc is None:
-        target[key] = [values[0], values[1], values[2]]
-    else:
-        acc[0] += values[0]
-        acc[1] += values[1]
-        acc[2] += values[2]
+_MAX_DIGITS_BEFORE_POINT: Final = 20
+"""A number with more integer digits is not a duration or a count (and would be costly to convert)."""
+_NEAR_INTEGER: Final = decimal.Decimal("1e-6")
+QUOTED_RECORD_MAX_LINES: Final = 64
+"""A quoted field may span lines; a quote still open after this many lines never closes."""
+EVIDENCE_LINES: Final = 512
+"""Data lines read ahead to decide the duration unit before the hot loop."""
+_SNIFF_BYTES: Final = 1 << 16
 
 
 class Readable(Protocol):
@@ -90,12 +89,12 @@ class RejectedFile(Exception):
 
 @dataclass
 class FileSummary:
-    """Daily totals of one flow file: (date, src, dst) -> [flow duration us, fwd packets, flows]."""
+    """Daily totals of one flow file, with what was read and skipped and the duration unit used."""
 
-    totals: dict[Key, list[int]] = field(default_factory=dict)
+    totals: Totals = field(default_factory=dict)
     rows_read: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
-    dialect: str = "cicflowmeter"
+    unit: UnitDecision = field(default_factory=lambda: UnitDecision(MICROSECONDS, "default: no data rows"))
 
     @property
     def rows_kept(self) -> int:
@@ -103,53 +102,78 @@ class FileSummary:
 
 
 class _RawAdapter(io.RawIOBase):
-    def __init__(self, source: Readable) -> None:
+    def __init__(self, source: Readable, cr_to_lf: bool = False) -> None:
         self._source = source
+        self._cr_to_lf = cr_to_lf
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
         data = self._source.read(len(buffer))
+        if self._cr_to_lf:
+            data = data.replace(b"\r", b"\n")
         buffer[: len(data)] = data
         return len(data)
 
 
 def open_flow_stream(source: Readable) -> io.BufferedIOBase:
-    """A buffered, line-iterable byte stream; gzip input (by magic bytes) is decompressed."""
+    """A buffered, line-iterable byte stream: gzip input (by magic bytes) is decompressed, and a file
+    whose lines end in a bare CR (old Mac) is read as if they ended in LF."""
     buffered = source if isinstance(source, io.BufferedReader) else io.BufferedReader(_RawAdapter(source), 1 << 16)
+    stream: io.BufferedIOBase = buffered
     if buffered.peek(2)[:2] == GZIP_MAGIC:
-        return gzip.GzipFile(fileobj=buffered, mode="rb")
-    return buffered
+        stream = gzip.GzipFile(fileobj=buffered, mode="rb")
+    start = stream.peek(_SNIFF_BYTES)[:_SNIFF_BYTES]  # type: ignore[attr-defined]
+    if b"\r" in start.rstrip(b"\r") and b"\n" not in start:
+        stream = io.BufferedReader(_RawAdapter(stream, cr_to_lf=True), 1 << 16)
+    return stream
 
 
 def _decode(raw: bytes) -> str:
     return raw.decode("utf-8", errors="replace")
 
 
+def _header_problem(line: bytes) -> str | None:
+    """Why a first line is not a header at all, before looking for columns."""
+    if line.startswith((b"\xff\xfe", b"\xfe\xff")) or (line[1:40:2].count(0) > 10 and line[:40:2].count(0) < 5):
+        return "the file is UTF-16 encoded; flow CSVs must be UTF-8"
+    text = line.rstrip(b"\r\n")
+    controls = sum(1 for byte in text[:4096] if byte < 9 or 13 < byte < 32 or byte == 127)
+    if b"\x00" in text or controls > len(text[:4096]) // 20:
+        return "not a CSV text file: the first line holds binary data"
+    return None
+
+
 def _split_header(line: bytes) -> list[str]:
-    text = _decode(line).lstrip("\ufeff")
-    return next(csv.reader([text]), [])
+    try:
+        return next(csv.reader([_decode(line).lstrip("\ufeff").rstrip("\r\n")]), [])
+    except csv.Error as exc:
+        raise RejectedFile(f"unreadable header line: {exc}") from None
 
 
-def _column_indexes(header: list[str]) -> tuple[dict[str, int], str]:
+def _looks_like_data(header: list[str]) -> bool:
+    ips = sum(1 for name in header if _normalize_ip(name.encode("utf-8", "replace")) is not None)
+    numbers = sum(1 for name in header if name.strip().replace(".", "", 1).isdigit())
+    return ips >= 1 and ips + numbers >= len(header) // 3
+
+
+def _column_indexes(header: list[str]) -> dict[str, int]:
     indexes: dict[str, int] = {}
-    duration_spelling = ""
     for position, name in enumerate(header):
-        normalized = name.strip().lower()
-        canonical = SPELLINGS.get(normalized)
+        canonical = SPELLINGS.get(name.strip().lower())
         if canonical is not None and canonical not in indexes:
             indexes[canonical] = position
-            if canonical == FLOW_DURATION:
-                duration_spelling = normalized
     missing = [DISPLAY_NAMES[name] for name in REQUIRED if name not in indexes]
     if missing:
+        if not indexes and _looks_like_data(header):
+            raise RejectedFile("no header line: the first line looks like flow data (IP addresses and numbers)")
         joined = ",".join(header)
         hint = ""
         if len(header) <= 1 and (";" in joined or "\t" in joined):
             hint = " (the file is not comma-separated)"
         raise RejectedFile(f"missing required column(s): {', '.join(missing)}{hint}")
-    return indexes, duration_spelling
+    return indexes
 
 
 def _normalize_ip(raw: bytes) -> str | None:
@@ -159,38 +183,77 @@ def _normalize_ip(raw: bytes) -> str | None:
         return None
 
 
-def _decimal_micros(raw: bytes, scale: decimal.Decimal | None) -> int | None:
-    """A non-negative integral count from a decimal; None if it is not a finite number."""
+def _decimal(raw: bytes) -> decimal.Decimal | None:
     try:
         value = decimal.Decimal(raw.strip().decode("ascii"))
     except (decimal.InvalidOperation, UnicodeDecodeError):
         return None
-    if not value.is_finite():
+    if not value.is_finite() or value.adjusted() >= _MAX_DIGITS_BEFORE_POINT:
         return None
-    if scale is not None:
-        value = (value * scale).to_integral_value(decimal.ROUND_HALF_EVEN)
-    elif value != value.to_integral_value():
-        return None
-    return int(value)
+    return value
 
 
-def _count(raw: bytes) -> int | None:
+def parse_duration(raw: bytes, seconds: bool) -> int | None:
+    """Microseconds: a decimal or float is rounded half-even to the microsecond (what it means);
+    in a file whose unit is seconds the value is scaled first. None if it is not a number."""
+    value = _decimal(raw)
+    if value is None:
+        return None
+    if seconds:
+        value *= _MICROS
+    return int(value.to_integral_value(decimal.ROUND_HALF_EVEN))
+
+
+def parse_count(raw: bytes) -> int | None:
+    """A packet count: integral, where float noise within 1e-6 of an integer counts as that integer."""
     try:
         value = int(raw)
     except ValueError:
-        return _decimal_micros(raw, None)
-    return None if b"_" in raw else value
+        pass
+    else:
+        return None if _UNDERSCORE in raw else value
+    number = _decimal(raw)
+    if number is None:
+        return None
+    nearest = number.to_integral_value(decimal.ROUND_HALF_EVEN)
+    return int(nearest) if abs(number - nearest) <= _NEAR_INTEGER else None
 
 
-def _quoted_record(first: bytes, rest: Iterator[bytes]) -> list[bytes]:
-    """One CSV record that starts with `first` and may continue over the next lines."""
+class _Lines:
+    """The file's lines, with lines handed back after a quote that never closed."""
 
-    def lines() -> Iterator[str]:
+    def __init__(self, lines: Iterator[bytes]) -> None:
+        self.source = lines
+
+    def push_back(self, lines: list[bytes]) -> None:
+        if lines:
+            self.source = itertools.chain(lines, self.source)
+
+
+def _quoted_record(first: bytes, lines: _Lines) -> list[bytes] | None:
+    """One CSV record that starts with `first` and may continue over the next lines; None when its
+    quote never closes (then the lines after `first` are handed back to be read as rows)."""
+    taken: list[bytes] = []
+    ran_out = False
+
+    def feed() -> Iterator[str]:
+        nonlocal ran_out
         yield _decode(first)
-        for line in rest:
+        while len(taken) < QUOTED_RECORD_MAX_LINES:
+            line = next(lines.source, None)
+            if line is None:
+                break
+            taken.append(line)
             yield _decode(line)
+        ran_out = True
 
-    row = next(csv.reader(lines()), [])
+    try:
+        row = next(csv.reader(feed()), [])
+    except csv.Error:
+        row, ran_out = [], True
+    if ran_out:
+        lines.push_back(taken)
+        return None
     return [value.encode("utf-8") for value in row]
 
 
@@ -214,114 +277,146 @@ class _Caches:
             value = self.dates[raw] = parse_date(_decode(raw)) or ""
         return value
 
-    def date_key(self, raw: bytes, date_part: bytes, time_part: bytes) -> bytes | str:
+    def date_key(self, raw: bytes, date_part: bytes, time_part: bytes) -> bytes:
         """For a time part not cached yet: the raw date part to add the row under, or for an unusual
-        layout (leading space, ISO 'T') the ISO day itself; "" when the timestamp is not valid."""
+        layout (leading space, ISO 'T') the ISO day itself; b"" when the timestamp is not valid."""
         if not date_part or not time_part or time_part[:1].isspace():
-            return parse_day(_decode(raw)) or ""
+            return (parse_day(_decode(raw)) or "").encode()
         if len(self.times) >= _CACHE_LIMIT:
             self.times.clear()
         time_ok = self.times[time_part] = valid_time_bytes(time_part)
-        return date_part if time_ok else ""
+        return date_part if time_ok else b""
 
 
 def summarize_stream(source: Readable) -> FileSummary:
-    """Daily totals of one flow file, read as a stream. Raises RejectedFile for a file we cannot use."""
-    stream = open_flow_stream(source)
-    lines: Iterator[bytes] = iter(stream)
+    """Daily totals of one flow file, read as a stream. Raises RejectedFile for a file we cannot use;
+    no other exception comes from the bytes themselves (only from reading the source)."""
     try:
-        return _summarize_lines(lines)
+        stream = open_flow_stream(source)
+        return _summarize_lines(_Lines(iter(stream)))
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise RejectedFile(f"truncated or corrupt gzip data: {exc}") from None
 
 
-def _summarize_lines(lines: Iterator[bytes]) -> FileSummary:
-    header: list[str] = []
-    for line in lines:
+def _read_header(lines: _Lines) -> list[str]:
+    for line in lines.source:
         if line.strip(b"\xef\xbb\xbf \t\r\n"):
-            header = _split_header(line)
-            break
-    if not header:
-        raise RejectedFile("empty file: no header line")
-    indexes, duration_spelling = _column_indexes(header)
-    seconds = duration_spelling == SECONDS_DURATION_HEADER
-    summary = FileSummary(dialect="python-port (seconds)" if seconds else "cicflowmeter")
+            problem = _header_problem(line)
+            if problem:
+                raise RejectedFile(problem)
+            return _split_header(line)
+    raise RejectedFile("empty file: no header line")
+
+
+def _summarize_lines(lines: _Lines) -> FileSummary:
+    header = _read_header(lines)
+    indexes = _column_indexes(header)
+    ahead = list(itertools.islice(lines.source, EVIDENCE_LINES))
+    unit = decide_unit(ahead, indexes[FLOW_DURATION], indexes[TOT_FWD_PKTS], evidence_columns(header))
+    lines.push_back(ahead)
+    seconds = unit.unit == SECONDS
+    summary = FileSummary(unit=unit)
 
     i_src, i_dst, i_ts, i_dur, i_pkts = (indexes[name] for name in REQUIRED)
     width = max(indexes.values()) + 1
     skipped = summary.skipped
     caches = _Caches()
     time_get = caches.times.get
-    # Rows are added up under their raw (date, src, dst) bytes; each distinct raw key is validated
-    # and normalized once at the end, which is where rows with a bad date or IP are counted.
-    raw_totals: dict[tuple[bytes | str, bytes, bytes], list[int]] = {}
+    # Rows are added up under one bytes key per raw (date part, src, dst), joined by a comma;
+    # each distinct raw key is validated and normalized once, at the end.
+    raw_totals: dict[bytes, list[int]] = {}
     raw_get = raw_totals.get
     rows = 0
+    sep = _SEP
+    join = sep.join
 
-    for line in lines:
-        if _QUOTE in line:  # an int needle is a plain memchr; b'"' takes a much slower path
-            fields = _quoted_record(line, lines)
-        else:
-            fields = line.split(b",", width)
-        if len(fields) < width:
-            if line.strip():
-                rows += 1
-                skipped[MISSING_FIELD] += 1
-            continue
-        rows += 1
-
-        raw_ts = fields[i_ts]
-        date_part, _, time_part = raw_ts.partition(b" ")
-        time_ok = time_get(time_part)
-        date_key: bytes | str = date_part
-        if time_ok is None:
-            date_key = caches.date_key(raw_ts, date_part, time_part)
-        elif not time_ok:
-            date_key = ""
-        if not date_key:
-            skipped[MISSING_FIELD if not raw_ts.strip() else BAD_TIME] += 1
-            continue
-
-        raw_dur = fields[i_dur]
-        raw_pkts = fields[i_pkts]
-        try:
-            if seconds:
-                raise ValueError
-            dur = int(raw_dur)
-            pkts = int(raw_pkts)
-            if _UNDERSCORE in raw_dur or _UNDERSCORE in raw_pkts:
-                raise ValueError
-        except ValueError:
-            number_dur = _decimal_micros(raw_dur, _MICROS) if seconds else _count(raw_dur)
-            number_pkts = _count(raw_pkts)
-            if number_dur is None or number_pkts is None:
-                empty = not (raw_dur.strip() if number_dur is None else raw_pkts.strip())
-                skipped[MISSING_FIELD if empty else BAD_NUMBER] += 1
+    while True:
+        for line in lines.source:
+            if _QUOTE in line:  # an int needle is a plain memchr; b'"' takes a much slower path
+                quoted = _quoted_record(line, lines)
+                if quoted is None:
+                    rows += 1
+                    skipped[UNCLOSED_QUOTE] += 1
+                    break  # the lines after it were handed back: iterate the chained source
+                fields = quoted
+                if len(fields) >= width and any(sep in fields[i] for i in (i_src, i_dst, i_ts)):
+                    rows += 1
+                    skipped[BAD_IP if sep in fields[i_src] or sep in fields[i_dst] else BAD_TIME] += 1
+                    continue
+            else:
+                fields = line.split(b",", width)
+            if len(fields) < width:
+                if line.strip():
+                    rows += 1
+                    skipped[MISSING_FIELD] += 1
                 continue
-            dur, pkts = number_dur, number_pkts
-        if dur < 0 or pkts < 0:
-            skipped[NEGATIVE_NUMBER] += 1
-            continue
+            rows += 1
 
-        key = (date_key, fields[i_src], fields[i_dst])
-        acc = raw_get(key)
-        if acc is None:
-            raw_totals[key] = [dur, pkts, 1]
-        else:
-            acc[0] += dur
-            acc[1] += pkts
-            acc[2] += 1
+            raw_ts = fields[i_ts]
+            date_part, _, time_part = raw_ts.partition(b" ")
+            time_ok = time_get(time_part)
+            date_key = date_part
+            if time_ok is None:
+                date_key = caches.date_key(raw_ts, date_part, time_part)
+            elif not time_ok:
+                date_key = b""
+            if not date_key:
+                skipped[MISSING_FIELD if not raw_ts.strip() else BAD_TIME] += 1
+                continue
 
-    totals = summary.totals
-    for (date_key, raw_src, raw_dst), acc in raw_totals.items():
-        day = date_key if isinstance(date_key, str) else caches.date(date_key)
-        src, dst = caches.ip(raw_src), caches.ip(raw_dst)
-        if not day:
-            skipped[BAD_TIME] += acc[2]
-        elif not src or not dst:
-            empty = not (raw_src.strip() if not src else raw_dst.strip())
-            skipped[MISSING_FIELD if empty else BAD_IP] += acc[2]
+            raw_dur = fields[i_dur]
+            raw_pkts = fields[i_pkts]
+            try:
+                if seconds:
+                    raise ValueError
+                dur = int(raw_dur)
+                pkts = int(raw_pkts)
+                if _UNDERSCORE in raw_dur or _UNDERSCORE in raw_pkts:
+                    raise ValueError
+            except ValueError:
+                number_dur = parse_duration(raw_dur, seconds)
+                number_pkts = parse_count(raw_pkts)
+                if number_dur is None or number_pkts is None:
+                    empty = not (raw_dur.strip() if number_dur is None else raw_pkts.strip())
+                    skipped[MISSING_FIELD if empty else BAD_NUMBER] += 1
+                    continue
+                dur, pkts = number_dur, number_pkts
+            if dur < 0 or pkts < 0:
+                skipped[NEGATIVE_NUMBER] += 1
+                continue
+
+            key = join((date_key, fields[i_src], fields[i_dst]))
+            acc = raw_get(key)
+            if acc is None:
+                raw_totals[key] = [dur, pkts, 1]
+            else:
+                acc[0] += dur
+                acc[1] += pkts
+                acc[2] += 1
         else:
-            accumulate(totals, (day, src, dst), acc)
+            break
+
+    summary.totals = _normalized(raw_totals, caches, skipped)
     summary.rows_read = rows
     return summary
+
+
+def _normalized(raw_totals: dict[bytes, list[int]], caches: _Caches, skipped: Counter[str]) -> Totals:
+    """Validate each distinct raw key once; entries leave the raw table as they are moved."""
+    totals: Totals = {}
+    while raw_totals:
+        raw_key, values = raw_totals.popitem()
+        raw_date, raw_src, raw_dst = raw_key.split(_SEP, 2)
+        counts = Counts(*values)
+        day = caches.date(raw_date)
+        src, dst = caches.ip(raw_src), caches.ip(raw_dst)
+        if not day:
+            skipped[BAD_TIME] += counts.flows
+        elif not src or not dst:
+            empty = not (raw_src.strip() if not src else raw_dst.strip())
+            skipped[MISSING_FIELD if empty else BAD_IP] += counts.flows
+        else:
+            key = Key(day, src, dst)
+            previous = totals.get(key)
+            totals[key] = counts if previous is None else previous + counts
+    return totals

@@ -21,10 +21,30 @@ STATS_PARTS_PREFIX: Final = "consolidated/stats/"
 TRAFFIC_STATS_KEY: Final = "consolidated/traffic_stats.csv"
 SHARD_COUNT: Final = 32
 """Part of the storage format: changing it needs a rebuild of consolidated/."""
+MAX_KEY_BYTES: Final = 1024
+"""S3's limit on an object key (UTF-8 bytes)."""
+GENERATION: Final = "generation"
+"""Object metadata of a summaries/ object: the file generation it belongs to (the consolidator checks it)."""
+UPLOAD_ID: Final = "upload-id"
+"""Object metadata the upload client gives each upload, recorded in the status (upload --wait)."""
 
 
 def is_raw(key: str) -> bool:
     return key.startswith(RAW_PREFIX) and not key.endswith("/")
+
+
+def raw_key(branch: str, path: str) -> str:
+    """The key of a file uploaded from a branch: raw/<branch>/<path relative to the uploaded folder>."""
+    return f"{RAW_PREFIX}{branch}/{path}"
+
+
+def key_problem(raw_key: str) -> str | None:
+    """Why a raw key cannot be processed: every key derived from it must fit S3's limit."""
+    longest = max(len(status_key(raw_key).encode()), len(rejected_key(raw_key).encode()))
+    if longest > MAX_KEY_BYTES:
+        excess = longest - MAX_KEY_BYTES
+        return f"object key too long: its status key would exceed S3's {MAX_KEY_BYTES}-byte limit by {excess} bytes"
+    return None
 
 
 def relative(raw_key: str) -> str:

@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from core.flows import Key
+from core.counts import Counts, Key
 from core.layout import shard_of
 from core.stats import Days, Pair, by_pair
 
@@ -39,7 +39,7 @@ class ShardState:
 
     def pairs(self) -> dict[Pair, Days]:
         return by_pair(
-            ((str(r[0]), str(r[1]), str(r[2])), (int(r[3]), int(r[4]), int(r[5])))
+            (Key(str(r[0]), str(r[1]), str(r[2])), Counts(int(r[3]), int(r[4]), int(r[5])))
             for rows in self.rows.values()
             for r in rows
         )
@@ -56,15 +56,8 @@ class ShardState:
         return cls(int(document["revision"]), dict(document["sources"]), dict(document["rows"]))
 
 
-def rows_by_shard(totals: Mapping[Key, Sequence[int]]) -> dict[int, list[Row]]:
+def rows_by_shard(totals: Mapping[Key, Counts]) -> dict[int, list[Row]]:
     shards: dict[int, list[Row]] = {}
     for (date, src, dst), (duration, packets, flows) in sorted(totals.items()):
         shards.setdefault(shard_of(src, dst), []).append([date, src, dst, duration, packets, flows])
     return shards
-
-
-def totals_by_date(totals: Mapping[Key, Sequence[int]]) -> dict[str, dict[Key, list[int]]]:
-    dates: dict[str, dict[Key, list[int]]] = {}
-    for key, values in totals.items():
-        dates.setdefault(key[0], {})[key] = list(values)
-    return dates

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import csv
 import statistics
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final, TextIO
 
-from core.flows import Key, accumulate
+from core.counts import Counts, Key
 
 STATS_HEADER: Final = ("SrcIP", "DstIP", "Count", "AvgFlowDuration", "StdFlowDuration", "AvgFwdPkts", "StdFwdPkts")
 EXPORT_HEADER: Final = (
@@ -25,8 +25,8 @@ EXPORT_HEADER: Final = (
 )
 
 Pair = tuple[str, str]
-Days = dict[str, list[int]]
-"""date -> [flow duration, fwd packets, flows], one entry per day."""
+Days = dict[str, Counts]
+"""date -> the pair's counts of that day, one entry per day."""
 
 
 @dataclass(frozen=True)
@@ -47,11 +47,13 @@ class PairStats:
         )
 
 
-def by_pair(totals: Iterable[tuple[Key, Sequence[int]]]) -> dict[Pair, Days]:
+def by_pair(totals: Iterable[tuple[Key, Counts]]) -> dict[Pair, Days]:
     """Group (date, src, dst) totals by pair, summing rows of the same day."""
     pairs: dict[Pair, Days] = {}
-    for (date, src, dst), values in totals:
-        accumulate(pairs.setdefault((src, dst), {}), date, values)
+    for (date, src, dst), counts in totals:
+        days = pairs.setdefault((src, dst), {})
+        previous = days.get(date)
+        days[date] = counts if previous is None else previous + counts
     return pairs
 
 
@@ -61,16 +63,16 @@ def _mean_std(values: list[int]) -> tuple[float, float]:
     return mean, std
 
 
-def pair_stats(days: Mapping[str, Sequence[int]]) -> PairStats:
+def pair_stats(days: Mapping[str, Counts]) -> PairStats:
     """Mean and sample standard deviation (n-1) of a pair's daily totals."""
     if not days:
         raise ValueError("a pair without days has no statistics")
-    avg_duration, std_duration = _mean_std([day[0] for day in days.values()])
-    avg_packets, std_packets = _mean_std([day[1] for day in days.values()])
+    avg_duration, std_duration = _mean_std([day.duration for day in days.values()])
+    avg_packets, std_packets = _mean_std([day.packets for day in days.values()])
     return PairStats(len(days), avg_duration, std_duration, avg_packets, std_packets)
 
 
-def write_traffic_stats(out: TextIO, pairs: Mapping[Pair, Mapping[str, Sequence[int]]], header: bool = True) -> None:
+def write_traffic_stats(out: TextIO, pairs: Mapping[Pair, Mapping[str, Counts]], header: bool = True) -> None:
     """traffic_stats.csv rows, one per pair, sorted by (SrcIP, DstIP)."""
     writer = csv.writer(out, lineterminator="\n")
     if header:
@@ -79,12 +81,11 @@ def write_traffic_stats(out: TextIO, pairs: Mapping[Pair, Mapping[str, Sequence[
         writer.writerow((*pair, *pair_stats(pairs[pair]).cells()))
 
 
-def write_export(out: TextIO, pair: Pair, days: Mapping[str, Sequence[int]]) -> PairStats:
+def write_export(out: TextIO, pair: Pair, days: Mapping[str, Counts]) -> PairStats:
     """The export CSV of one pair: each day once, sorted by date, with the pair's global statistics."""
     stats = pair_stats(days)
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(EXPORT_HEADER)
     for date in sorted(days):
-        duration, packets, _flows = days[date]
-        writer.writerow((date, *pair, duration, packets, *stats.cells()))
+        writer.writerow((date, *pair, days[date].duration, days[date].packets, *stats.cells()))
     return stats

@@ -11,7 +11,8 @@ import sys
 from collections.abc import Sequence
 
 from core.flows import FileSummary, RejectedFile, summarize_stream
-from core.summary import Totals, merge_into, write_summary
+from core.counts import Totals, add_into
+from core.summary import write_summary
 
 EXIT_REJECTED = 2
 
@@ -22,7 +23,7 @@ def report(name: str, summary: FileSummary) -> str:
     if skipped:
         reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(summary.skipped.items()))
         line += f" ({reasons})"
-    return line
+    return f"{line}; flow duration in {summary.unit.evidence}"
 
 
 def _summarize_path(path: str) -> FileSummary:
@@ -56,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             status = EXIT_REJECTED
             continue
         print(report(name, summary), file=sys.stderr)
-        merge_into(merged, summary.totals)
+        add_into(merged, summary.totals.items())
     write_summary(sys.stdout, merged)
     return status
 

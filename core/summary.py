@@ -1,39 +1,29 @@
-"""Daily totals per (Date, SrcIP, DstIP): merging, and the summary CSV of DESIGN section 4."""
+"""The summary CSV of DESIGN section 4: daily totals per (Date, SrcIP, DstIP)."""
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Final, TextIO
 
-from core.flows import Key, accumulate
+from core.counts import Counts, Key, Totals, add_into
 
 SUMMARY_HEADER: Final = ("Date", "SrcIP", "DstIP", "TotalFlowDuration", "TotalFwdPkts", "Flows")
 
-Totals = dict[Key, list[int]]
 
-
-def merge_into(target: Totals, source: Mapping[Key, Sequence[int]]) -> Totals:
-    """Add `source` to `target` key by key (one number per day, DESIGN 5.1)."""
-    for key, values in source.items():
-        accumulate(target, key, values)
-    return target
-
-
-def merge(parts: Iterable[Mapping[Key, Sequence[int]]]) -> Totals:
-    merged: Totals = {}
-    for part in parts:
-        merge_into(merged, part)
-    return merged
-
-
-def write_summary(out: TextIO, totals: Mapping[Key, Sequence[int]]) -> None:
+def write_summary(out: TextIO, totals: Mapping[Key, Counts]) -> None:
     """Summary CSV rows sorted by (Date, SrcIP, DstIP)."""
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(SUMMARY_HEADER)
-    for key in sorted(totals):
-        duration, packets, flows = totals[key]
-        writer.writerow((*key, duration, packets, flows))
+    writer.writerows((*key, *totals[key]) for key in sorted(totals))
+
+
+def by_date(totals: Mapping[Key, Counts]) -> dict[str, Totals]:
+    """The totals split by day: a file covers one or two days, each summarized in its own object."""
+    dates: dict[str, Totals] = {}
+    for key, counts in totals.items():
+        dates.setdefault(key.date, {})[key] = counts
+    return dates
 
 
 def read_summary(lines: Iterable[str]) -> Totals:
@@ -43,9 +33,8 @@ def read_summary(lines: Iterable[str]) -> Totals:
     if header is None or tuple(header) != SUMMARY_HEADER:
         raise ValueError(f"not a summary CSV: header {header!r}")
     totals: Totals = {}
-    for row in reader:
-        if not row:
-            continue
-        date, src, dst, duration, packets, flows = row
-        accumulate(totals, (date, src, dst), (int(duration), int(packets), int(flows)))
+    add_into(
+        totals,
+        ((Key(date, src, dst), Counts(int(duration), int(packets), int(flows))) for date, src, dst, duration, packets, flows in (row for row in reader if row)),
+    )
     return totals

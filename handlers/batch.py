@@ -11,6 +11,11 @@ from urllib.parse import unquote_plus
 logger = logging.getLogger("iot.handlers")
 
 
+class RetryLater(Exception):
+    """An expected condition (another invocation holds the file): the record is retried after the
+    queue's visibility timeout. Logged at INFO without a traceback."""
+
+
 class BatchItemFailure(TypedDict):
     itemIdentifier: str
 
@@ -29,6 +34,9 @@ def process_batch(event: dict[str, Any], record_handler: Callable[[SqsRecord], N
     for record in event.get("Records", []):
         try:
             record_handler(record)
+        except RetryLater as exc:
+            logger.info("record %s will be retried: %s", record.get("messageId"), exc)
+            failures.append({"itemIdentifier": record["messageId"]})
         except Exception:
             logger.exception("record %s failed; it will be retried", record.get("messageId"))
             failures.append({"itemIdentifier": record["messageId"]})

@@ -1,38 +1,38 @@
-"""Summarize Lambda: raw/ flow file -> summaries/dt=*/, status/, a consolidate message; then the raw file goes.
+"""Summarize Lambda: raw/ flow file -> status commit -> summaries/dt=*/ -> consolidate message; then the raw file goes.
 
-Per source file, one invocation at a time holds a lease in its status record (a conditional
-write), so concurrent deliveries and re-uploads of the same name are applied one after another.
+The protocol (README, "The protocol"): one invocation at a time holds a file's lease in its status
+record. It summarizes the current version, commits a new generation in the record (still holding
+the lease), publishes that generation's summaries and deletes stale ones, marks the generation
+published and releases the lease, sends the consolidate message, and deletes the raw versions it
+summarized. Nothing is written under summaries/ before the commit, so nothing a consolidator reads
+can belong to an uncommitted attempt; a crash at any step is finished by the next delivery.
 """
 
 from __future__ import annotations
 
 import datetime
 import io
-import json
-import logging
 import time
-from dataclasses import replace
+import uuid
+from dataclasses import dataclass, replace
 from typing import Any
-
-from botocore.exceptions import ClientError
 
 from core import layout
 from core.flows import FileSummary, RejectedFile, summarize_stream
-from core.shard import rows_by_shard, totals_by_date
+from core.shard import rows_by_shard
 from core.status import REJECTED, SUMMARIZED, FileStatus
-from core.summary import write_summary
-from handlers import aws
-from handlers.batch import BatchResponse, SqsRecord, log_outcome, process_batch, s3_object_keys
+from core.summary import by_date, write_summary
+from handlers.batch import BatchResponse, RetryLater, SqsRecord, log_outcome, process_batch, s3_object_keys
 from handlers.config import Settings, summarize_settings
+from storage.store import Blob, Store, lambda_store
 
-logging.getLogger().setLevel(logging.INFO)
 LEASE_PER_REMAINING_TIME = 2
 """Lambda stops a function at its timeout, so twice the remaining time outlives the invocation, and a
 redelivery (after the queue's visibility timeout, 6 x the function timeout) finds the lease expired."""
 
 
-class Busy(Exception):
-    """Another invocation holds this file's lease; the message is retried after its visibility timeout."""
+class Busy(RetryLater):
+    """Another invocation holds this file's lease."""
 
 
 class LeaseLost(Exception):
@@ -41,12 +41,13 @@ class LeaseLost(Exception):
 
 def handler(event: dict[str, Any], context: Any) -> BatchResponse:
     settings = summarize_settings()
+    store = lambda_store(settings.bucket)
 
     def record_handler(record: SqsRecord) -> None:
         for key in s3_object_keys(record["body"]):
             if layout.is_raw(key):
                 lease = LEASE_PER_REMAINING_TIME * context.get_remaining_time_in_millis() / 1000
-                summarize_object(settings, key, lease)
+                summarize_object(store, settings, key, lease)
 
     return process_batch(event, record_handler)
 
@@ -55,37 +56,60 @@ def _now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
-def claim(bucket: str, raw_key: str, lease_seconds: float) -> tuple[FileStatus, str]:
-    """Take the file's lease; returns the status as it was and the ETag of our claim."""
-    while True:
-        previous, etag = aws.load_status(bucket, raw_key)
+@dataclass(frozen=True)
+class Upload:
+    """One version of a raw object, as the status record identifies it."""
+
+    version_id: str
+    etag: str
+    upload_id: str
+
+    @classmethod
+    def of(cls, blob: Blob) -> Upload:
+        return cls(blob.version_id, blob.etag, blob.metadata.get(layout.UPLOAD_ID, ""))
+
+    def summarized_in(self, status: FileStatus | None) -> bool:
+        return (
+            status is not None
+            and status.published
+            and (status.version_id, status.etag, status.upload_id) == (self.version_id, self.etag, self.upload_id)
+        )
+
+
+def summarize_object(store: Store, settings: Settings, raw_key: str, lease_seconds: float) -> FileStatus | None:
+    problem = layout.key_problem(raw_key)
+    if problem:
+        log_outcome("rejected", outcome="rejected", key=raw_key, reason=problem)
+        return None
+    current = store.head(raw_key)
+    if current is None:
+        return None  # already summarized and deleted: a duplicate delivery
+    upload = Upload.of(current)
+    status = store.load_status(raw_key)
+    if upload.summarized_in(status):
+        assert status is not None
+        finish(store, settings, status)  # a duplicate, or a redelivery after a crash past the commit
+        return status
+    started = time.monotonic()
+    token = uuid.uuid4().hex
+
+    def take_lease(previous: FileStatus | None) -> FileStatus | None:
         previous = previous or FileStatus.new(raw_key)
         now = time.time()
-        if previous.lease_until > now:
+        if previous.leased(now) and previous.lease_token != token:
             raise Busy(f"{raw_key} is being summarized by another invocation")
-        # The claim changes only the lease: readers keep seeing the last committed state. Any other
-        # write to the record (the consolidator marking it) makes our final commit fail: we retry.
-        claimed = replace(previous, lease_until=now + lease_seconds, updated_at=_now())
-        claim_etag = aws.put_if(bucket, layout.status_key(raw_key), claimed.dumps(), etag)
-        if claim_etag is not None:
-            return previous, claim_etag
+        if upload.summarized_in(previous):
+            return None
+        return replace(previous, lease_until=now + lease_seconds, lease_token=token, updated_at=_now())
 
+    claimed = store.update_status(raw_key, take_lease)
+    if claimed is None:
+        status = store.load_status(raw_key)
+        if status is not None:
+            finish(store, settings, status)
+        return status
 
-def summarize_object(settings: Settings, raw_key: str, lease_seconds: float) -> FileStatus | None:
-    bucket = settings.bucket
-    if aws.head(bucket, raw_key) is None:
-        return None  # already summarized and deleted: a duplicate delivery
-    started = time.monotonic()
-    previous, claim_etag = claim(bucket, raw_key, lease_seconds)
-    status_key = layout.status_key(raw_key)
-    try:
-        response = aws.s3().get_object(Bucket=bucket, Key=raw_key)
-    except ClientError as exc:
-        if aws.error_code(exc) not in aws.NOT_FOUND:
-            raise
-        aws.put_if(bucket, status_key, replace(previous, lease_until=0.0).dumps(), claim_etag)
-        return None
-    version_id = response.get("VersionId")
+    response = store.s3.get_object(Bucket=store.bucket, Key=raw_key, **_version(upload))
     summary: FileSummary | None = None
     reason = ""
     with response["Body"] as body:
@@ -93,79 +117,113 @@ def summarize_object(settings: Settings, raw_key: str, lease_seconds: float) -> 
             summary = summarize_stream(body)
         except RejectedFile as exc:
             reason = str(exc)
-
-    status = _next_status(previous, summary, reason, response["ETag"])
     if summary is None:
-        aws.s3().copy(
-            {"Bucket": bucket, "Key": raw_key, **({"VersionId": version_id} if version_id else {})},
-            bucket,
-            layout.rejected_key(raw_key),
+        store.s3.copy(
+            {"Bucket": store.bucket, "Key": raw_key, **_version(upload)}, store.bucket, layout.rejected_key(raw_key)
         )
-    else:
-        for date, totals in totals_by_date(summary.totals).items():
-            text = io.StringIO()
-            write_summary(text, totals)
-            aws.s3().put_object(Bucket=bucket, Key=layout.summary_key(date, status.source), Body=text.getvalue())
-    for date in sorted(set(previous.dates) - set(status.dates)):
-        aws.s3().delete_object(Bucket=bucket, Key=layout.summary_key(date, status.source))
 
-    if aws.put_if(bucket, status_key, status.dumps(), claim_etag) is None:
-        raise LeaseLost(f"{raw_key}: the lease expired and another invocation took over")
-    aws.sqs().send_message(
-        QueueUrl=settings.consolidate_queue_url,
-        MessageBody=json.dumps({"key": raw_key, "generation": status.generation}),
-    )
-    if settings.delete_raw or summary is None:
-        delete_versions(bucket, raw_key, version_id, response["ETag"])
+    def commit(previous: FileStatus | None) -> FileStatus:
+        if previous is None or previous.lease_token != token:
+            raise LeaseLost(f"{raw_key}: the lease expired and another invocation took over")
+        return _next_status(previous, summary, reason, upload)
+
+    committed = store.update_status(raw_key, commit)
+    assert committed is not None
+    publish(store, committed, summary)
+
+    def release(previous: FileStatus | None) -> FileStatus:
+        if previous is None or previous.lease_token != token or previous.generation != committed.generation:
+            raise LeaseLost(f"{raw_key}: the lease expired and another invocation took over")
+        return replace(
+            previous,
+            published_generation=committed.generation,
+            published_dates=committed.dates,
+            lease_until=0.0,
+            lease_token="",
+            updated_at=_now(),
+        )
+
+    released = store.update_status(raw_key, release)
+    assert released is not None
+    finish(store, settings, released)
     log_outcome(
         "summarized" if summary is not None else "rejected",
         outcome="summarized" if summary is not None else "rejected",
         key=raw_key,
-        generation=status.generation,
-        rows_read=status.rows_read,
-        rows_kept=status.rows_kept,
-        skipped=status.skipped,
-        reason=status.reason,
-        days=len(status.dates),
-        pairs=len({(src, dst) for _, src, dst in summary.totals}) if summary else 0,
+        generation=released.generation,
+        rows_read=released.rows_read,
+        rows_kept=released.rows_kept,
+        skipped=released.skipped,
+        reason=released.reason,
+        duration_unit=released.duration_unit,
+        unit_evidence=released.unit_evidence,
+        days=len(released.dates),
+        pairs=len({(key.src, key.dst) for key in summary.totals}) if summary else 0,
         seconds=round(time.monotonic() - started, 3),
     )
-    return status
+    return released
 
 
-def _next_status(previous: FileStatus, summary: FileSummary | None, reason: str, etag: str) -> FileStatus:
+def _version(upload: Upload) -> dict[str, str]:
+    return {"VersionId": upload.version_id} if upload.version_id and upload.version_id != "null" else {}
+
+
+def publish(store: Store, status: FileStatus, summary: FileSummary | None) -> None:
+    """Write the committed generation's summaries (tagged with it) and delete every other day's."""
+    metadata = {layout.GENERATION: str(status.generation)}
+    for date, totals in by_date(summary.totals if summary else {}).items():
+        text = io.StringIO()
+        write_summary(text, totals)
+        store.put(layout.summary_key(date, status.source), text.getvalue().encode(), metadata)
+    for date in sorted(set(status.published_dates) - set(status.dates)):
+        store.delete(layout.summary_key(date, status.source))
+
+
+def finish(store: Store, settings: Settings, status: FileStatus) -> None:
+    """What follows a published generation; idempotent, so a redelivery may repeat it."""
+    if status.consolidated_generation < status.generation:
+        store.send(settings.consolidate_queue_url, {"key": status.key})
+    if settings.delete_raw or status.state == REJECTED:
+        delete_versions(store, status.key, status.version_id, status.etag)
+
+
+def _next_status(previous: FileStatus, summary: FileSummary | None, reason: str, upload: Upload) -> FileStatus:
     totals = summary.totals if summary is not None else {}
+    dates = sorted({key.date for key in totals})
     shards = sorted(rows_by_shard(totals))
     touched = set(previous.shards) | set(previous.stale_shards)
     return replace(
         previous,
         state=SUMMARIZED if summary is not None else REJECTED,
         generation=previous.generation + 1,
-        etag=etag,
-        dates=sorted({date for date, _, _ in totals}),
+        version_id=upload.version_id,
+        upload_id=upload.upload_id,
+        etag=upload.etag,
+        dates=dates,
+        published_dates=sorted(set(previous.published_dates) | set(dates)),
         shards=shards,
         stale_shards=sorted(touched - set(shards)),
         rows_read=summary.rows_read if summary else 0,
         rows_kept=summary.rows_kept if summary else 0,
         skipped=dict(summary.skipped) if summary else {},
         reason=reason,
-        lease_until=0.0,
+        duration_unit=summary.unit.unit if summary else "",
+        unit_evidence=summary.unit.evidence if summary else "",
         updated_at=_now(),
     )
 
 
-def delete_versions(bucket: str, raw_key: str, version_id: str | None, etag: str) -> None:
+def delete_versions(store: Store, raw_key: str, version_id: str, etag: str) -> None:
     """Delete the version we summarized and every older one, oldest first; never a newer upload."""
     if not version_id or version_id == "null":
-        aws.s3().delete_object(Bucket=bucket, Key=raw_key, IfMatch=etag)
+        try:
+            store.s3.delete_object(Bucket=store.bucket, Key=raw_key, IfMatch=etag)
+        except store.s3.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in ("PreconditionFailed", "412", "NoSuchKey", "404"):
+                raise
         return
-    entries: list[dict[str, Any]] = []
-    paginator = aws.s3().get_paginator("list_object_versions")
-    for page in paginator.paginate(Bucket=bucket, Prefix=raw_key):
-        entries.extend(entry for entry in page.get("Versions", []) if entry["Key"] == raw_key)
-    versions = [entry["VersionId"] for entry in sorted(entries, key=lambda e: e["LastModified"], reverse=True)]
+    versions = store.raw_versions(raw_key)
     if version_id not in versions:
         return
-    older_first = list(reversed(versions[versions.index(version_id) :]))
-    for version in older_first:
-        aws.s3().delete_object(Bucket=bucket, Key=raw_key, VersionId=version)
+    for version in reversed(versions[versions.index(version_id) :]):
+        store.s3.delete_object(Bucket=store.bucket, Key=raw_key, VersionId=version)

@@ -1,4 +1,4 @@
-"""Lambda archives: the function code holds handlers/ only, the layer holds python/core/ only."""
+"""Lambda archives: the function code holds handlers/ and storage/ only, the layer holds python/core/ only."""
 
 from __future__ import annotations
 
@@ -21,5 +21,8 @@ def layer_archive(core: Path = ROOT / "core") -> pulumi.AssetArchive:
     return pulumi.AssetArchive(_python_files(core, "python/"))
 
 
-def function_archive(handlers: Path = ROOT / "handlers") -> pulumi.AssetArchive:
-    return pulumi.AssetArchive(_python_files(handlers, ""))
+def function_archive(packages: tuple[Path, ...] = (ROOT / "handlers", ROOT / "storage")) -> pulumi.AssetArchive:
+    files: dict[str, pulumi.Asset | pulumi.Archive] = {}
+    for package in packages:
+        files.update(_python_files(package, ""))
+    return pulumi.AssetArchive(files)

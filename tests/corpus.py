@@ -7,6 +7,7 @@ status says why - or ("skipped", {reason: rows}) - the file is summarized, its b
 from __future__ import annotations
 
 import gzip
+import random
 from collections.abc import Callable
 
 HEADER = "Flow ID,Src IP,Src Port,Dst IP,Dst Port,Protocol,Timestamp,Flow Duration,Tot Fwd Pkts,Label\n"
@@ -28,8 +29,19 @@ CORPUS: dict[str, tuple[Callable[[], bytes], str, str | dict[str, int]]] = {
     ),
     "semicolons.csv": (lambda: HEADER.replace(",", ";").encode(), "rejected", "not comma-separated"),
     "tabs.csv": (lambda: HEADER.replace(",", "\t").encode(), "rejected", "not comma-separated"),
-    "utf16.csv": (lambda: HEADER.encode("utf-16"), "rejected", "missing required column"),
-    "binary-garbage.csv": (lambda: bytes(range(256)) * 64, "rejected", "missing required column"),
+    "utf16.csv": (lambda: HEADER.encode("utf-16"), "rejected", "UTF-16"),
+    "binary-garbage.csv": (lambda: bytes(range(256)) * 64, "rejected", "binary data"),
+    "random-bytes.csv": (lambda: random.Random(7).randbytes(200_000), "rejected", "binary data"),
+    "nul-bytes.csv": (lambda: b"\x00" * 5000, "rejected", "binary data"),
+    "headerless.csv": (lambda: GOOD_ROW.encode() * 3, "rejected", "no header line"),
+    "gzip-magic-then-garbage.csv.gz": (lambda: b"\x1f\x8b" + bytes(range(256)) * 8, "rejected", "corrupt gzip"),
+    "100000-columns.csv": (lambda: ",".join(f"c{n}" for n in range(100_000)).encode(), "rejected", "missing required"),
+    "cr-only-lines.csv": (lambda: _rows().replace(b"\n", b"\r"), "skipped", {}),
+    "unclosed-quote.csv": (
+        lambda: _rows('f,"10.0.0.1,1,10.0.0.2,2,6,01/12/2022 10:00:00 AM,100,3,x\n'),
+        "skipped",
+        {"unclosed_quote": 1},
+    ),
     "truncated.csv.gz": (lambda: gzip.compress(_rows() * 200)[:300], "rejected", "truncated or corrupt gzip"),
     "one-10MB-line.csv": (lambda: b"x," * 5_000_000, "rejected", "missing required column"),
     "non-utf8-bytes.csv": (
@@ -54,7 +66,7 @@ CORPUS: dict[str, tuple[Callable[[], bytes], str, str | dict[str, int]]] = {
     "non-numeric.csv": (
         lambda: _rows(
             "f,10.0.0.1,1,10.0.0.2,2,6,01/12/2022 10:00:00 AM,abc,3,x\n",
-            "f,10.0.0.1,1,10.0.0.2,2,6,01/12/2022 10:00:00 AM,1.5,3,x\n",
+            "f,10.0.0.1,1,10.0.0.2,2,6,01/12/2022 10:00:00 AM,15,1.5,x\n",
             "f,10.0.0.1,1,10.0.0.2,2,6,01/12/2022 10:00:00 AM,Infinity,3,x\n",
         ),
         "skipped",

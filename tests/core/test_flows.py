@@ -43,16 +43,44 @@ def row(
 )
 def test_every_header_spelling(header: str) -> None:
     summary = run(f"{header}\n10.0.0.1,10.0.0.2,2022-12-01 10:00:00,100,3\n")
-    assert summary.totals == {("2022-12-01", "10.0.0.1", "10.0.0.2"): [100, 3, 1]}
+    assert summary.totals == {("2022-12-01", "10.0.0.1", "10.0.0.2"): (100, 3, 1)}
 
 
-def test_python_port_snake_case_durations_are_seconds() -> None:
+PORT_HEADER = "src_ip,dst_ip,timestamp,flow_duration,flow_pkts_s,tot_fwd_pkts,tot_bwd_pkts\n"
+
+
+def test_python_port_durations_in_seconds_are_recognised_by_the_packet_rate() -> None:
+    # cicflowmeter >= 0.3: 4 packets in 0.5 s is 8 packets/s, so duration x rate / packets = 1.
     summary = run(
-        "src_ip,dst_ip,timestamp,flow_duration,tot_fwd_pkts\n"
-        "10.0.0.1,10.0.0.2,2022-12-01 10:00:00,0.003713,3\n"
-        "10.0.0.1,10.0.0.2,2022-12-01 11:00:00,2.5,1\n"
+        PORT_HEADER + "10.0.0.1,10.0.0.2,2022-12-01 10:00:00,0.5,8.0,3,1\n"
+        "10.0.0.1,10.0.0.2,2022-12-01 11:00:00,2.0000005,1.0,1,1\n"
     )
-    assert summary.totals == {("2022-12-01", "10.0.0.1", "10.0.0.2"): [2_503_713, 4, 2]}
+    assert summary.unit.unit == "s" and "1 on 2 of 2 rows" in summary.unit.evidence
+    assert summary.totals == {("2022-12-01", "10.0.0.1", "10.0.0.2"): (2_500_000, 4, 2)}
+
+
+def test_python_port_durations_in_microseconds_under_the_same_header() -> None:
+    # cicflowmeter 0.1/0.2: the same header, microseconds written as floats (rounded half-even).
+    summary = run(PORT_HEADER + "10.0.0.1,10.0.0.2,2022-12-01 10:00:00,500000.5,8.0,3,1\n")
+    assert summary.unit.unit == "us"
+    assert summary.totals == {("2022-12-01", "10.0.0.1", "10.0.0.2"): (500_000, 3, 1)}
+
+
+@pytest.mark.parametrize(
+    ("rows", "evidence"),
+    [
+        ("10.0.0.1,10.0.0.2,2022-12-01 10:00:00,0,0,1,0\n", "no row with a positive rate"),
+        ("10.0.0.1,10.0.0.2,2022-12-01 10:00:00,0.5,8.0,3,1\n" * 5 + "10.0.0.1,10.0.0.2,2022-12-01 10:00:00,500000,8.0,3,1\n" * 5, "disagree"),
+    ],
+)
+def test_missing_or_contradictory_evidence_falls_back_to_microseconds(rows: str, evidence: str) -> None:
+    summary = run(PORT_HEADER + rows)
+    assert summary.unit.unit == "us" and evidence in summary.unit.evidence
+
+
+def test_float_noise_is_rounded_and_near_integral_counts_are_kept() -> None:
+    summary = run(HEADER + row(dur="33400319.000000004", pkts="3.0000000001") + row(dur="66548610.99999999", pkts="1"))
+    assert summary.totals == {("2022-12-01", "10.0.0.1", "10.0.0.2"): (33400319 + 66548611, 4, 2)}
 
 
 @pytest.mark.parametrize(
@@ -81,7 +109,7 @@ def test_bom_crlf_blank_lines_and_quoted_fields() -> None:
         .replace("\r\r", "\r")
     )
     summary = run(text)
-    assert summary.totals == {("2022-12-01", "10.0.0.1", "10.0.0.2"): [250, 10, 3]}
+    assert summary.totals == {("2022-12-01", "10.0.0.1", "10.0.0.2"): (250, 10, 3)}
     assert summary.rows_read == 3 and not summary.skipped
 
 
@@ -92,7 +120,7 @@ def test_ipv6_is_normalized_and_big_durations_are_exact() -> None:
         + row(src="FD00::0001", dst="2001:DB8::1", dur=str(big))
         + row(src="fd00::1", dst="2001:db8::1", dur="3713.0")
     )
-    assert summary.totals == {("2022-12-01", "fd00::1", "2001:db8::1"): [big + 3713, 6, 2]}
+    assert summary.totals == {("2022-12-01", "fd00::1", "2001:db8::1"): (big + 3713, 6, 2)}
 
 
 def test_gzip_input_by_magic_bytes() -> None:
@@ -110,7 +138,9 @@ def test_gzip_input_by_magic_bytes() -> None:
         (row(ts="01/12/2022 13:00:00 PM"), BAD_TIME),
         (row(ts="yesterday"), BAD_TIME),
         (row(dur="abc"), BAD_NUMBER),
-        (row(dur="12.5"), BAD_NUMBER),
+        (row(pkts="12.5"), BAD_NUMBER),
+        (row(pkts="3.00001"), BAD_NUMBER),
+        (row(dur="1e999999999"), BAD_NUMBER),
         (row(pkts="1_000"), BAD_NUMBER),
         (row(dur="NaN"), BAD_NUMBER),
         (row(dur="-5"), NEGATIVE_NUMBER),
@@ -121,7 +151,7 @@ def test_broken_rows_are_skipped_and_counted_by_reason(bad_row: str, reason: str
     summary = run(HEADER + row() + bad_row + row())
     assert summary.skipped == {reason: 1}
     assert summary.rows_read == 3 and summary.rows_kept == 2
-    assert summary.totals == {("2022-12-01", "10.0.0.1", "10.0.0.2"): [200, 6, 2]}
+    assert summary.totals == {("2022-12-01", "10.0.0.1", "10.0.0.2"): (200, 6, 2)}
 
 
 @pytest.mark.parametrize(
@@ -131,7 +161,7 @@ def test_broken_rows_are_skipped_and_counted_by_reason(bad_row: str, reason: str
         (b"\n\r\n", "empty file"),
         (b"Src IP,Dst IP,Timestamp,Tot Fwd Pkts\n", "Flow Duration"),
         (b"Src IP;Dst IP;Timestamp;Flow Duration;Tot Fwd Pkts\n", "not comma-separated"),
-        (b"\x00\x01\x02garbage\xff\xfe", "missing required column"),
+        (b"\x00\x01\x02garbage\xff\xfe", "binary data"),
         (gzip.compress((HEADER + row() * 50).encode())[:60], "gzip"),
     ],
 )
@@ -148,7 +178,7 @@ def test_header_only_file_has_no_rows() -> None:
 @pytest.mark.parametrize("stamp", ["2022-12-01T10:00:00", " 01/12/2022 10:00:00 AM", "01/12/2022  10:00:00 AM"])
 def test_unusual_spacing_and_iso_t_take_the_uncached_path_to_the_same_day(stamp: str) -> None:
     summary = run(HEADER + row(ts=stamp) + row(ts=stamp))
-    assert summary.totals == {("2022-12-01", "10.0.0.1", "10.0.0.2"): [200, 6, 2]}
+    assert summary.totals == {("2022-12-01", "10.0.0.1", "10.0.0.2"): (200, 6, 2)}
 
 
 @settings(max_examples=80, deadline=None)
@@ -187,3 +217,47 @@ def test_quoted_lines_and_the_split_fast_path_agree(rows: list[tuple[str, str, s
 )
 def test_fast_time_check_agrees_with_the_reference(text: str) -> None:
     assert valid_time_bytes(text.encode()) == valid_time(text.strip())
+
+
+LINE_PIECES = st.sampled_from(
+    [
+        row(),
+        row(src="fd00::1"),
+        'f,"10.0.0.1",1,"10.0.0.2",2,6,"01/12/2022 10:00:00 AM",5,1,0\n',
+        'f,"10.0.0.1,1,10.0.0.2,2,6,01/12/2022 10:00:00 AM,5,1,0\n',
+        'f,10.0.0.1,1,10.0.0.2,2,6,01/12/2022 10:00:00 AM,5,1,"a\n',
+        'f,10.0.0.1,1,10.0.0.2,2,6,01/12/2022 10:00:00 AM,5,1,b"\n',
+        'x"y,z\n',
+        '"\n',
+        "\n",
+        "\r\n",
+        ",,,,,,,,,\n",
+        "f,10.0.0.1\n",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(LINE_PIECES, max_size=40))
+def test_every_row_is_accounted_for_whatever_the_quotes(lines: list[str]) -> None:
+    summary = run(HEADER + "".join(lines))
+    assert summary.rows_read == summary.rows_kept + sum(summary.skipped.values())
+    assert summary.rows_kept == sum(counts.flows for counts in summary.totals.values())
+    assert summary.rows_read <= sum(1 for line in lines if line.strip())
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.binary(max_size=3000),
+        st.builds(lambda head, tail: head + tail, st.sampled_from([HEADER.encode(), b"\x1f\x8b", b"\xef\xbb\xbf"]), st.binary(max_size=3000)),
+        st.builds(lambda rows: (HEADER + "".join(rows)).encode("utf-8", "surrogatepass"), st.lists(st.text(max_size=80), max_size=20)),
+    )
+)
+def test_no_bytes_make_the_reader_raise_anything_but_a_rejection(data: bytes) -> None:
+    try:
+        summary = run(data)
+    except RejectedFile as exc:
+        assert str(exc)
+    else:
+        assert summary.rows_read == summary.rows_kept + sum(summary.skipped.values())

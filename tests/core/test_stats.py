@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from core.flows import summarize_stream
 from core.stats import by_pair, pair_stats, write_export, write_traffic_stats
-from core.summary import merge, read_summary, write_summary
+from core.counts import Counts, Key, merged
+from core.summary import read_summary, write_summary
 
 CORE = Path(__file__).resolve().parents[2] / "core"
 
@@ -20,19 +21,22 @@ CORE = Path(__file__).resolve().parents[2] / "core"
 def test_worked_example_of_design_section_4() -> None:
     # The original wrote 2022-12-02 twice (3276493 and 648344); we merge the day.
     rows = [
-        (("2022-12-01", "192.168.20.48", "13.246.0.149"), (3327152, 84, 1)),
-        (("2022-12-02", "192.168.20.48", "13.246.0.149"), (3276493, 86, 1)),
-        (("2022-12-02", "192.168.20.48", "13.246.0.149"), (648344, 18, 1)),
-        (("2022-12-04", "192.168.20.48", "13.246.0.149"), (5182253, 139, 1)),
+        (Key("2022-12-01", "192.168.20.48", "13.246.0.149"), Counts(3327152, 84, 1)),
+        (Key("2022-12-02", "192.168.20.48", "13.246.0.149"), Counts(3276493, 86, 1)),
+        (Key("2022-12-02", "192.168.20.48", "13.246.0.149"), Counts(648344, 18, 1)),
+        (Key("2022-12-04", "192.168.20.48", "13.246.0.149"), Counts(5182253, 139, 1)),
     ]
     days = by_pair(rows)[("192.168.20.48", "13.246.0.149")]
     stats = pair_stats(days)
-    assert [days[d][0] for d in sorted(days)] == [3327152, 3924837, 5182253]
+    assert [days[d].duration for d in sorted(days)] == [3327152, 3924837, 5182253]
     assert stats.cells() == ("3", "4144747.3333333335", "946900.388678943", "109.0", "27.83882181415011")
 
 
 def test_exact_bytes_of_the_three_writers() -> None:
-    totals = {("2022-12-02", "10.0.0.1", "10.0.0.2"): [5, 1, 1], ("2022-12-01", "10.0.0.1", "10.0.0.2"): [3, 2, 2]}
+    totals = {
+        Key("2022-12-02", "10.0.0.1", "10.0.0.2"): Counts(5, 1, 1),
+        Key("2022-12-01", "10.0.0.1", "10.0.0.2"): Counts(3, 2, 2),
+    }
     summary = io.StringIO()
     write_summary(summary, totals)
     assert summary.getvalue() == (
@@ -58,7 +62,7 @@ def test_exact_bytes_of_the_three_writers() -> None:
 
 
 def test_single_day_has_zero_std() -> None:
-    assert pair_stats({"2022-12-01": [7, 1, 1]}).cells() == ("1", "7.0", "0.0", "1.0", "0.0")
+    assert pair_stats({"2022-12-01": Counts(7, 1, 1)}).cells() == ("1", "7.0", "0.0", "1.0", "0.0")
 
 
 HEADER = "Src IP,Dst IP,Timestamp,Flow Duration,Tot Fwd Pkts\n"
@@ -86,9 +90,9 @@ def test_cutting_a_file_in_parts_and_merging_changes_nothing(rows, cuts, seed) -
     bounds = sorted({0, len(lines), *(c for c in cuts if c <= len(lines))})
     parts = [lines[a:b] for a, b in itertools.pairwise(bounds)]
     random.Random(seed).shuffle(parts)
-    merged = merge(summarize_stream(io.BytesIO((HEADER + "".join(p)).encode())).totals for p in parts)
-    assert merged == whole
-    assert {p: pair_stats(d) for p, d in by_pair(merged.items()).items()} == {
+    combined = merged(summarize_stream(io.BytesIO((HEADER + "".join(p)).encode())).totals for p in parts)
+    assert combined == whole
+    assert {p: pair_stats(d) for p, d in by_pair(combined.items()).items()} == {
         p: pair_stats(d) for p, d in by_pair(whole.items()).items()
     }
 

@@ -12,7 +12,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from handlers import aws
+from storage.store import lambda_store
 
 
 class FakeContext:
@@ -37,8 +37,7 @@ def moto_bucket(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """A versioned bucket "data" and a consolidate queue on moto in-process, with the handlers'
     environment and their cached clients pointing there."""
     with mock_aws():
-        aws.s3.cache_clear()
-        aws.sqs.cache_clear()
+        lambda_store.cache_clear()
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket="data")
         s3.put_bucket_versioning(Bucket="data", VersioningConfiguration={"Status": "Enabled"})
@@ -48,8 +47,7 @@ def moto_bucket(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         try:
             yield s3
         finally:
-            aws.s3.cache_clear()
-            aws.sqs.cache_clear()
+            lambda_store.cache_clear()
 
 
 @pytest.fixture

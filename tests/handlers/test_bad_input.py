@@ -25,4 +25,5 @@ def test_corpus_outcome(bucket: Any, name: str) -> None:
     else:
         assert status["state"] == "summarized" and status["skipped"] == expected
         assert status["rows_kept"] == (0 if name == "header-only.csv" else 2)
+        assert status["rows_read"] == status["rows_kept"] + sum(status["skipped"].values())
     assert "Contents" not in bucket.list_objects_v2(Bucket="data", Prefix="raw/")

@@ -19,7 +19,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from handlers import aws, consolidate, summarize
+from handlers import consolidate, summarize
+from storage.store import lambda_store
 from local.moto_fixes import apply as atomic_moto_puts
 from tests.handlers.conftest import FakeContext, moto_bucket, s3_notification, sqs_event
 
@@ -48,7 +49,8 @@ class Injector:
         self.calls = 0
         self.fail_at = 0
         self.failed: str | None = None
-        for client in (aws.s3(), aws.sqs()):
+        store = lambda_store("data")
+        for client in (store.s3, store.sqs):
             client.meta.events.register("before-call.*.*", self._before_call)
 
     def _before_call(self, model: Any, **_: Any) -> None:
@@ -171,7 +173,7 @@ def test_conditional_write_conflicts_are_retried_like_lost_races(
                 conflicts.append(key)
                 raise ClientError({"Error": {"Code": "ConditionalRequestConflict", "Message": "retry"}}, "PutObject")
 
-        aws.s3().meta.events.register("before-parameter-build.s3.PutObject", conflict_once_per_key)
+        lambda_store("data").s3.meta.events.register("before-parameter-build.s3.PutObject", conflict_once_per_key)
         summarize_all()
         assert consolidate_all(drain(url)) == {"batchItemFailures": []}
         assert "consolidated/traffic_stats.csv" in conflicts and len(conflicts) > 3

@@ -33,7 +33,7 @@ def test_summarize_then_consolidate_happy_path_with_an_encoded_key(bucket: Any) 
     assert "Contents" not in bucket.list_objects_v2(Bucket="data", Prefix="raw/")
     assert status_of(bucket, key).state == "summarized"
     messages = consolidate_messages()
-    assert messages == [{"key": key, "generation": 1}]
+    assert messages == [{"key": key}]
     assert consolidate.handler(sqs_event(*messages), FakeContext()) == {"batchItemFailures": []}
     stats = bucket.get_object(Bucket="data", Key="consolidated/traffic_stats.csv")["Body"].read().decode()
     assert stats.splitlines()[1] == "10.0.0.1,8.8.8.8,1,100.0,0.0,3.0,0.0"

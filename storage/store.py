@@ -1,0 +1,222 @@
+"""One typed seam over the bucket (and the consolidate queue): reads, conditional updates, status records.
+
+Every object the pipeline rewrites is changed with `update(key, change)`: read the object and its
+ETag, compute the new body, write it with If-Match (or If-None-Match when absent), and on a lost
+race (412/409) read again and retry, a bounded number of times with jittered exponential backoff.
+Each write carries a random `write-id` in its metadata, so a 412 answering botocore's retry of a
+PUT that had in fact succeeded is recognised as our own write and taken as success.
+
+Key layout lives in core.layout; this module is the only place that talks to S3 about it.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from core import layout
+from core.status import FileStatus
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
+
+RETRIES = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=32)
+LOST_RACE = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "412", "409"})
+ABSENT = frozenset({"NoSuchKey", "404", "NotFound"})
+WRITE_ID = "write-id"
+UPDATE_ATTEMPTS = 12
+BACKOFF_BASE = 0.05
+BACKOFF_CAP = 2.0
+
+
+class Contention(Exception):
+    """A conditional update lost every one of its attempts to concurrent writers."""
+
+
+def error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def backoff(attempt: int) -> float:
+    """Full jitter: a random wait up to an exponentially growing cap."""
+    return random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt))
+
+
+@dataclass(frozen=True)
+class Blob:
+    body: bytes
+    etag: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+    version_id: str = ""
+
+
+Change = Callable[[Blob | None], Blob | None]
+"""Given the current object (None: absent), the object to write, or None to leave it as it is."""
+
+
+class Store:
+    def __init__(self, bucket: str, s3: S3Client, sqs: SQSClient | None = None) -> None:
+        self.bucket = bucket
+        self.s3 = s3
+        self._sqs = sqs
+        self.sleep: Callable[[float], None] = time.sleep
+
+    @property
+    def sqs(self) -> SQSClient:
+        if self._sqs is None:
+            raise RuntimeError("this store was made without a queue client")
+        return self._sqs
+
+    def get(self, key: str, version_id: str | None = None) -> Blob | None:
+        """The object (or one version of it), or None if it does not exist."""
+        extra: dict[str, Any] = {"VersionId": version_id} if version_id else {}
+        try:
+            response = self.s3.get_object(Bucket=self.bucket, Key=key, **extra)
+        except ClientError as exc:
+            if error_code(exc) in ABSENT:
+                return None
+            raise
+        with response["Body"] as body:
+            return Blob(body.read(), response["ETag"], dict(response.get("Metadata", {})), response.get("VersionId", ""))
+
+    def head(self, key: str) -> Blob | None:
+        """The object's ETag and metadata without its body, or None."""
+        try:
+            response = self.s3.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if error_code(exc) in ABSENT:
+                return None
+            raise
+        return Blob(b"", response["ETag"], dict(response.get("Metadata", {})), response.get("VersionId", ""))
+
+    def put(self, key: str, body: bytes, metadata: dict[str, str] | None = None) -> str:
+        return self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, Metadata=metadata or {})["ETag"]
+
+    def delete(self, key: str) -> None:
+        self.s3.delete_object(Bucket=self.bucket, Key=key)
+
+    def keys(self, prefix: str) -> Iterator[str]:
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                yield item["Key"]
+
+    def put_if(self, key: str, blob: Blob, etag: str | None) -> str | None:
+        """Write over exactly the version we read (etag), or only if absent (None). Returns the new ETag,
+        or None when a concurrent writer won. A 412 on botocore's retry of our own successful write
+        is recognised by its write-id."""
+        write_id = uuid.uuid4().hex
+        condition: dict[str, str] = {"IfMatch": etag} if etag is not None else {"IfNoneMatch": "*"}
+        try:
+            response = self.s3.put_object(
+                Bucket=self.bucket, Key=key, Body=blob.body, Metadata={**blob.metadata, WRITE_ID: write_id}, **condition
+            )
+        except ClientError as exc:
+            if error_code(exc) not in LOST_RACE:
+                raise
+            current = self.head(key)
+            if current is not None and current.metadata.get(WRITE_ID) == write_id:
+                return current.etag
+            return None
+        return response["ETag"]
+
+    def update(self, key: str, change: Change, *, read_body: bool = True) -> Blob | None:
+        """Apply `change` to the object as a compare-and-swap, retried on lost races a bounded number of
+        times. Returns what was written (with its ETag), or None when `change` left the object alone.
+        With read_body=False, `change` sees only the ETag and metadata (for large objects it rebuilds)."""
+        for attempt in range(UPDATE_ATTEMPTS):
+            current = self.get(key) if read_body else self.head(key)
+            new = change(current)
+            if new is None:
+                return None
+            etag = self.put_if(key, new, current.etag if current is not None else None)
+            if etag is not None:
+                return Blob(new.body, etag, new.metadata)
+            self.sleep(backoff(attempt))
+        raise Contention(f"{key}: lost {UPDATE_ATTEMPTS} conditional writes in a row to concurrent writers")
+
+    def load_status(self, raw_key: str) -> FileStatus | None:
+        found = self.get(layout.status_key(raw_key))
+        return FileStatus.loads(found.body) if found is not None else None
+
+    def update_status(self, raw_key: str, change: Callable[[FileStatus | None], FileStatus | None]) -> FileStatus | None:
+        """update() on the file's status record; returns the record written, or None if left alone."""
+        written: list[FileStatus] = []
+
+        def on_record(current: Blob | None) -> Blob | None:
+            new = change(FileStatus.loads(current.body) if current is not None else None)
+            if new is None:
+                return None
+            written[:] = [new]
+            return Blob(new.dumps())
+
+        return written[0] if self.update(layout.status_key(raw_key), on_record) is not None else None
+
+    def statuses(self) -> Iterator[FileStatus]:
+        for key in self.keys(layout.STATUS_PREFIX):
+            found = self.get(key)
+            if found is not None:
+                yield FileStatus.loads(found.body)
+
+    def raw_objects(self, prefix: str = layout.RAW_PREFIX) -> Iterator[tuple[str, str]]:
+        """(key, ETag) of every raw object waiting under the prefix."""
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                yield item["Key"], item["ETag"]
+
+    def raw_versions(self, raw_key: str) -> list[str]:
+        """Version ids of the raw object, newest first."""
+        entries: list[Any] = []
+        for page in self.s3.get_paginator("list_object_versions").paginate(Bucket=self.bucket, Prefix=raw_key):
+            entries.extend(entry for entry in page.get("Versions", []) if entry["Key"] == raw_key)
+        return [entry["VersionId"] for entry in sorted(entries, key=lambda e: e["LastModified"], reverse=True)]
+
+    def send(self, queue_url: str, message: dict[str, Any]) -> None:
+        self.sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(message, sort_keys=True))
+
+
+REQUIRED_PARAMETERS = {"PutObject": ("IfMatch", "IfNoneMatch"), "DeleteObject": ("IfMatch",)}
+"""Parameters of recent S3 API versions the protocol relies on (conditional writes and deletes)."""
+
+
+class OutdatedSdk(RuntimeError):
+    """The runtime's botocore predates a parameter the handlers use."""
+
+
+def check_sdk(s3: S3Client) -> None:
+    """Fail at cold start, with the versions, if the runtime's bundled SDK lacks a parameter we use:
+    AWS does not pin the boto3 of a Lambda runtime, and an unknown parameter would only fail later."""
+    import boto3
+    import botocore
+
+    model = s3.meta.service_model
+    missing = [
+        f"{operation}.{name}"
+        for operation, names in REQUIRED_PARAMETERS.items()
+        for name in names
+        if name not in model.operation_model(operation).input_shape.members
+    ]
+    if missing:
+        raise OutdatedSdk(
+            f"boto3 {boto3.__version__} / botocore {botocore.__version__} lack {', '.join(missing)}: "
+            "deploy with a newer Lambda runtime (see README, 'The SDK in Lambda')"
+        )
+
+
+@functools.cache
+def lambda_store(bucket: str) -> Store:
+    """The store of a function invocation: clients made once per execution environment."""
+    import boto3
+
+    s3 = boto3.client("s3", config=RETRIES)
+    check_sdk(s3)
+    return Store(bucket, s3, boto3.client("sqs", config=RETRIES))
