@@ -1,98 +1,171 @@
-"""What every client shares: where the stack is (flag, environment, outputs file, Pulumi), and clean errors."""
+"""What every client shares: where the stack is, its clients and store, and errors a person can act on.
+
+Where the stack is: --bucket, then $IOT_BUCKET; otherwise stack outputs, from the local stack's
+outputs file (--outputs, default local-outputs.json) when it exists, or from a deployed Pulumi
+stack (`pulumi stack output --json`, --stack to name one). The source used is printed on stderr,
+so a leftover local outputs file never silently wins over a deployed stack.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Final
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+from botocore.exceptions import (
+    ClientError,
+    ConnectionError,
+    HTTPClientError,
+    NoCredentialsError,
+    NoRegionError,
+)
 
-EXIT_FAILED = 1
-EXIT_BAD_IP = 3
-EXIT_UNKNOWN_PAIR = 4
-EXIT_NO_BUCKET = 5
-EXIT_UNREACHABLE = 6
-EXIT_CODES_HELP = (
+from storage.store import Store
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
+
+EXIT_FAILED: Final = 1
+EXIT_USAGE: Final = 2
+EXIT_BAD_IP: Final = 3
+EXIT_UNKNOWN_PAIR: Final = 4
+EXIT_NO_BUCKET: Final = 5
+EXIT_UNREACHABLE: Final = 6
+EXIT_CODES_HELP: Final = (
     "exit status: 0 success; 1 a file was rejected or the wait timed out; 2 bad usage; 3 invalid IP address; "
     "4 unknown pair; 5 bucket not configured or missing; 6 endpoint unreachable or no credentials"
 )
-LOCAL_OUTPUTS = "local-outputs.json"
-RETRIES = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=5, read_timeout=60)
+LOCAL_OUTPUTS: Final = "local-outputs.json"
+RETRIES: Final = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=5, read_timeout=60)
+LOCAL_CREDENTIALS: Final = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
 
 
-class ClientFailure(SystemExit):
-    """One clear line on stderr and a distinct exit code."""
+class Failure(Exception):
+    """An error a person can act on: one line on stderr and a distinct exit code."""
 
     def __init__(self, message: str, code: int) -> None:
-        print(f"error: {message}", file=sys.stderr)
-        super().__init__(code)
+        super().__init__(message)
+        self.code = code
+
+    def report(self) -> int:
+        print(f"error: {self}", file=sys.stderr)
+        return self.code
 
 
 def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--bucket",
-        default=os.environ.get("IOT_BUCKET"),
-        help="data bucket (default: $IOT_BUCKET, then the local stack's outputs file, then `pulumi stack output`)",
-    )
+    parser.add_argument("--bucket", default=os.environ.get("IOT_BUCKET"), help="data bucket (default: $IOT_BUCKET)")
     parser.add_argument(
         "--outputs",
         default=os.environ.get("IOT_OUTPUTS", LOCAL_OUTPUTS),
-        help=f"stack outputs JSON written by `python -m local up` (default: $IOT_OUTPUTS or {LOCAL_OUTPUTS})",
+        help=f"outputs file of `python -m local up` (default: $IOT_OUTPUTS, else {LOCAL_OUTPUTS} in this folder)",
+    )
+    parser.add_argument(
+        "--stack",
+        help="read the outputs of this deployed Pulumi stack (`pulumi stack output --stack NAME`), even when a "
+        "local outputs file exists",
     )
 
 
-def _pulumi_outputs() -> dict[str, Any]:
+def _pulumi_outputs(stack: str | None) -> dict[str, Any]:
     if shutil.which("pulumi") is None:
+        if stack:
+            raise Failure(f"--stack {stack}: the Pulumi CLI is not on PATH", EXIT_NO_BUCKET)
         return {}
-    done = subprocess.run(["pulumi", "stack", "output", "--json"], capture_output=True, text=True, check=False)
-    return json.loads(done.stdout) if done.returncode == 0 and done.stdout.strip() else {}
+    command = ["pulumi", "stack", "output", "--json", *(["--stack", stack] if stack else [])]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        if stack:
+            raise Failure(f"`{' '.join(command)}` failed: {done.stderr.strip()[:300]}", EXIT_NO_BUCKET)
+        return {}
+    return dict(json.loads(done.stdout or "{}"))
 
 
 class Stack:
-    def __init__(self, args: argparse.Namespace) -> None:
-        outputs_file = Path(args.outputs)
-        outputs: dict[str, Any] = json.loads(outputs_file.read_text()) if outputs_file.is_file() else {}
-        if not args.bucket and not outputs:
-            outputs = _pulumi_outputs()
+    """The deployed (or local) pipeline the client talks to."""
+
+    def __init__(self, bucket: str, outputs: dict[str, Any], source: str) -> None:
+        self.bucket = bucket
         self.outputs = outputs
-        self.bucket: str = args.bucket or outputs.get("bucket_name", "")
-        if not self.bucket:
-            raise ClientFailure(
-                "no bucket: pass --bucket, set IOT_BUCKET, or start `python -m local up`", EXIT_NO_BUCKET
+        self.source = source
+        self.region: str | None = outputs.get("region") or None
+        self.local = "endpoint_url" in outputs
+        self.endpoint: str | None = os.environ.get("AWS_ENDPOINT_URL") or outputs.get("endpoint_url")
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace, quiet: bool = False) -> Stack:
+        outputs_file = Path(args.outputs)
+        outputs: dict[str, Any] = {}
+        source = ""
+        if args.stack:
+            outputs, source = _pulumi_outputs(args.stack), f"Pulumi stack {args.stack}"
+        elif outputs_file.is_file():
+            outputs, source = json.loads(outputs_file.read_text()), f"local stack ({outputs_file})"
+        elif not args.bucket:
+            outputs, source = _pulumi_outputs(None), "the current Pulumi stack"
+        bucket = args.bucket or outputs.get("bucket_name", "")
+        if args.bucket:
+            source = f"bucket {args.bucket}" + (f" in {source}" if source else "")
+        if not bucket:
+            raise Failure(
+                f"no bucket: pass --bucket, set IOT_BUCKET, start `python -m local up` (looked for "
+                f"{outputs_file.resolve()}; set IOT_OUTPUTS or --outputs to its outputs file), or deploy with Pulumi",
+                EXIT_NO_BUCKET,
             )
-        self._endpoint = os.environ.get("AWS_ENDPOINT_URL") or outputs.get("endpoint_url")
-        self._local = "AWS_ENDPOINT_URL" not in os.environ and "endpoint_url" in outputs
+        if not quiet:
+            print(f"using {source}", file=sys.stderr)
+        return cls(bucket, outputs, source)
 
     def client(self, service: str) -> Any:
         options: dict[str, Any] = {"config": RETRIES}
-        if self._endpoint:
-            options["endpoint_url"] = self._endpoint
-        if self._local:
-            options.update(
-                region_name=self.outputs.get("region", "us-east-1"),
-                aws_access_key_id="local",
-                aws_secret_access_key="local",
+        if self.endpoint:
+            options["endpoint_url"] = self.endpoint
+        if self.region:
+            options["region_name"] = self.region
+        if self.local:
+            options.update(LOCAL_CREDENTIALS)
+        return boto3.client(service, **options)
+
+    def s3(self) -> S3Client:
+        client: S3Client = self.client("s3")
+        return client
+
+    def sqs(self) -> SQSClient:
+        client: SQSClient = self.client("sqs")
+        return client
+
+    def store(self) -> Store:
+        return Store(self.bucket, self.s3(), self.sqs())
+
+    @contextlib.contextmanager
+    def errors(self) -> Iterator[None]:
+        """Turn the AWS errors a person can cause into one line and an exit code."""
+        try:
+            yield
+        except (ConnectionError, HTTPClientError) as exc:
+            where = self.endpoint or "AWS"
+            hint = (
+                f"is `python -m local up` still running? ({self.source} may be stale: delete it if not)"
+                if self.local
+                else "check the network, the region and AWS_ENDPOINT_URL"
             )
-        return boto3.client(service, **options)  # type: ignore[call-overload]  # service is "s3" or "sqs"
-
-
-def explain(exc: Exception, bucket: str) -> ClientFailure:
-    """Turn an AWS error a person can cause into one line and an exit code."""
-    if isinstance(exc, EndpointConnectionError):
-        return ClientFailure(f"cannot reach the endpoint: {exc.kwargs.get('endpoint_url', '')}", EXIT_UNREACHABLE)
-    if isinstance(exc, NoCredentialsError):
-        return ClientFailure("no AWS credentials found (configure them, or use the local stack)", EXIT_UNREACHABLE)
-    if isinstance(exc, ClientError):
-        code = exc.response.get("Error", {}).get("Code", "")
-        if code == "NoSuchBucket":
-            return ClientFailure(f"bucket {bucket!r} does not exist", EXIT_NO_BUCKET)
-        return ClientFailure(f"AWS error: {code}: {exc.response.get('Error', {}).get('Message', '')}", EXIT_FAILED)
-    raise exc
+            raise Failure(f"cannot reach {where}: {type(exc).__name__}; {hint}", EXIT_UNREACHABLE) from None
+        except NoCredentialsError:
+            raise Failure("no AWS credentials found (configure them, or use the local stack)", EXIT_UNREACHABLE) from None
+        except NoRegionError:
+            raise Failure("no AWS region: the stack outputs carry none; set AWS_REGION", EXIT_UNREACHABLE) from None
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code == "NoSuchBucket":
+                raise Failure(f"bucket {self.bucket!r} does not exist", EXIT_NO_BUCKET) from None
+            message = exc.response.get("Error", {}).get("Message", "")
+            raise Failure(f"AWS error: {code}: {message}", EXIT_FAILED) from None

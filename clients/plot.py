@@ -1,6 +1,6 @@
 """The pair's daily totals against its mean and +-1/2 sigma bands, days beyond 2 sigma marked.
 
-matplotlib is an optional extra (`pip install '.[plot]'`); it is imported only when a plot is asked for.
+matplotlib is an optional extra (`pip install -e '.[plot]'`); it is imported only when a plot is asked for.
 """
 
 from __future__ import annotations
@@ -10,36 +10,51 @@ from pathlib import Path
 
 from core.stats import Days, Pair, PairStats
 
-METRICS = (("Flow duration per day (µs)", 0), ("Forward packets per day", 1))
+
+def _duration_scale(peak_microseconds: float) -> tuple[float, str]:
+    if peak_microseconds >= 3 * 3600e6:
+        return 3600e6, "hours"
+    if peak_microseconds >= 3 * 60e6:
+        return 60e6, "minutes"
+    return 1e6, "seconds"
 
 
-def draw(path: Path, pair: Pair, days: Days, stats: PairStats) -> int:
-    """Write the PNG; returns how many (day, metric) points lie beyond 2 sigma."""
+def draw(path: Path, pair: Pair, days: Days, stats: PairStats, unusual: list[str]) -> None:
+    """Write the PNG: one point per day on a daily axis, a missing day is a gap in the line."""
     import matplotlib
 
     matplotlib.use("Agg")
+    import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
 
-    dates = sorted(days)
-    x = [datetime.date.fromisoformat(d) for d in dates]
+    first, last = min(days), max(days)
+    start = datetime.date.fromisoformat(first)
+    span = (datetime.date.fromisoformat(last) - start).days + 1
+    calendar = [start + datetime.timedelta(days=n) for n in range(span)]
+    scale, unit = _duration_scale(max(counts.duration for counts in days.values()))
+    metrics = (
+        (f"Flow duration per day ({unit})", lambda iso: days[iso].duration / scale, stats.avg_flow_duration / scale, stats.std_flow_duration / scale),
+        ("Forward packets per day", lambda iso: float(days[iso].packets), stats.avg_fwd_pkts, stats.std_fwd_pkts),
+    )
     figure, axes = plt.subplots(2, 1, figsize=(10, 7), sharex=True, constrained_layout=True)
-    unusual = 0
-    centres = ((stats.avg_flow_duration, stats.std_flow_duration), (stats.avg_fwd_pkts, stats.std_fwd_pkts))
-    for ax, (title, index), (mean, std) in zip(axes, METRICS, centres, strict=True):
-        values = [days[d][index] for d in dates]
-        ax.axhspan(mean - 2 * std, mean + 2 * std, color="tab:blue", alpha=0.08, label="±2σ")
-        ax.axhspan(mean - std, mean + std, color="tab:blue", alpha=0.15, label="±1σ")
+    for ax, (label, value, mean, std) in zip(axes, metrics, strict=True):
+        values = [value(d.isoformat()) if d.isoformat() in days else float("nan") for d in calendar]
+        if std > 0:
+            ax.axhspan(max(0.0, mean - 2 * std), mean + 2 * std, color="tab:blue", alpha=0.08, label="±2σ")
+            ax.axhspan(max(0.0, mean - std), mean + std, color="tab:blue", alpha=0.15, label="±1σ")
         ax.axhline(mean, color="tab:blue", linewidth=1, label="mean")
-        ax.plot(x, values, marker="o", color="black", linewidth=1, label="daily total")
-        outliers = [(day, v) for day, v in zip(x, values, strict=True) if std > 0 and abs(v - mean) > 2 * std]
-        unusual += len(outliers)
-        if outliers:
-            ax.scatter(*zip(*outliers, strict=True), color="tab:red", s=80, zorder=3, label="beyond 2σ")
-        ax.set_title(title)
+        ax.plot(calendar, values, marker="o", color="black", linewidth=1, label="daily total")
+        marked = [(d, v) for d, v in zip(calendar, values, strict=True) if d.isoformat() in unusual]
+        if marked:
+            ax.scatter(*zip(*marked, strict=True), color="tab:red", s=80, zorder=3, label="beyond 2σ")
+        ax.set_ylabel(label)
+        ax.set_ylim(bottom=0)
         ax.legend(loc="upper left", fontsize="small")
         ax.grid(alpha=0.3)
-    figure.suptitle(f"{pair[0]} → {pair[1]}: {stats.count} day(s)")
+    axes[-1].set_xlabel("day")
+    axes[-1].xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=12))
+    axes[-1].xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
+    figure.suptitle(f"{pair[0]} → {pair[1]}: {stats.count} day(s), {first} to {last}")
     figure.autofmt_xdate()
     figure.savefig(path, dpi=110)
     plt.close(figure)
-    return unusual

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 import threading
 import time
@@ -43,13 +44,16 @@ class Progress:
         elapsed = max(time.monotonic() - self.started, 1e-6)
         rate = self.done_bytes / elapsed
         eta = (self.total - self.done_bytes) / rate if rate > 0 else 0.0
-        width = 30
-        filled = int(width * self.done_bytes / self.total) if self.total else width
-        bar = "#" * filled + "-" * (width - filled)
-        self.stream.write(
-            f"\r[{bar}] {self.done_files}/{self.files} files {_size(self.done_bytes)}/{_size(self.total)} "
+        text = (
+            f" {self.done_files}/{self.files} files {_size(self.done_bytes)}/{_size(self.total)} "
             f"{_size(rate)}/s ETA {eta:4.0f}s"
         )
+        # Never wider than the terminal: a line that wraps cannot be redrawn in place with \r.
+        columns = shutil.get_terminal_size().columns - 1
+        width = max(0, min(30, columns - len(text) - 2))
+        filled = int(width * self.done_bytes / self.total) if self.total else width
+        line = (f"[{'#' * filled}{'-' * (width - filled)}]" if width >= 5 else "") + text
+        self.stream.write("\r" + line[:columns].ljust(columns))
         self.stream.flush()
 
     def close(self) -> None:

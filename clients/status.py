@@ -6,11 +6,9 @@ import argparse
 import time
 from collections.abc import Sequence
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from clients.common import EXIT_CODES_HELP, Stack, add_stack_arguments, explain
+from clients.common import EXIT_CODES_HELP, Failure, Stack, add_stack_arguments
 from clients.upload import describe
-from core.layout import RAW_PREFIX, STATUS_PREFIX, branch_of, raw_key_of_status
+from core.layout import branch_of
 from core.status import PENDING, STATES, FileStatus
 
 
@@ -24,39 +22,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--state", choices=STATES, help="only files in this state")
     add_stack_arguments(parser)
     args = parser.parse_args(argv)
-    stack = Stack(args)
     try:
-        s3 = stack.client("s3")
-        pages = s3.get_paginator("list_objects_v2")
-        statuses: dict[str, FileStatus] = {}
-        for page in pages.paginate(Bucket=stack.bucket, Prefix=STATUS_PREFIX):
-            for item in page.get("Contents", []):
-                body = s3.get_object(Bucket=stack.bucket, Key=item["Key"])["Body"].read()
-                statuses[raw_key_of_status(item["Key"])] = FileStatus.loads(body)
-        for page in pages.paginate(Bucket=stack.bucket, Prefix=RAW_PREFIX):
-            for item in page.get("Contents", []):
-                if item["Key"] not in statuses or statuses[item["Key"]].etag != item["ETag"]:
-                    statuses[item["Key"]] = FileStatus.new(item["Key"])
-        shown = [
-            status
-            for key, status in sorted(statuses.items())
-            if (not args.branch or branch_of(key) == args.branch)
-            and (not args.state or status.shown_state(time.time()) == args.state)
-        ]
-        for status in shown:
-            print(describe(status) if status.state != PENDING else f"{status.key}: pending")
-        print(f"{len(shown)} file(s)")
-        sqs = stack.client("sqs")
-        for name in ("ingest_dlq_url", "consolidate_dlq_url"):
-            url = stack.outputs.get(name)
-            if url:
-                attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
-                print(
-                    f"{name.removesuffix('_url')}: {attributes['Attributes']['ApproximateNumberOfMessages']} message(s)"
-                )
-    except (BotoCoreError, ClientError) as exc:
-        raise explain(exc, stack.bucket) from None
+        stack = Stack.from_args(args)
+        with stack.errors():
+            show(stack, args.branch, args.state)
+    except Failure as exc:
+        return exc.report()
     return 0
+
+
+def show(stack: Stack, branch: str | None, state: str | None) -> None:
+    store = stack.store()
+    statuses: dict[str, FileStatus] = {status.key: status for status in store.statuses()}
+    for key, etag in store.raw_objects():
+        if key not in statuses or statuses[key].etag != etag:
+            statuses[key] = FileStatus.new(key)  # uploaded, not summarized yet
+    now = time.time()
+    shown = [
+        status
+        for key, status in sorted(statuses.items())
+        if (not branch or branch_of(key) == branch) and (not state or status.shown_state(now) == state)
+    ]
+    for status in shown:
+        print(describe(status) if status.shown_state(now) != PENDING else f"{status.key}: pending")
+    print(f"{len(shown)} file(s)")
+    sqs = stack.sqs()
+    for name in ("ingest_dlq_url", "consolidate_dlq_url"):
+        url = stack.outputs.get(name)
+        if url:
+            attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+            print(f"{name.removesuffix('_url')}: {attributes['Attributes']['ApproximateNumberOfMessages']} message(s)")
 
 
 if __name__ == "__main__":

@@ -5,28 +5,30 @@ from __future__ import annotations
 
 import argparse
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from boto3.s3.transfer import TransferConfig
-from botocore.exceptions import BotoCoreError, ClientError
 
-from clients.common import EXIT_CODES_HELP, EXIT_FAILED, ClientFailure, Stack, add_stack_arguments, explain
+from clients.common import EXIT_CODES_HELP, EXIT_FAILED, EXIT_USAGE, Failure, Stack, add_stack_arguments
 from clients.progress import Progress
-from core.layout import RAW_PREFIX, status_key
+from core import layout
 from core.status import REJECTED, FileStatus
+from storage.store import Store
 
 SUFFIXES = (".csv", ".csv.gz")
 TRANSFER = TransferConfig(multipart_threshold=16 * 1024 * 1024, max_concurrency=8)
+POLL_SECONDS = 0.5
 
 
 @dataclass
 class Uploaded:
     path: Path
     key: str
-    etag: str
+    upload_id: str
+    """Given to the object as metadata; the status record names the upload it summarized."""
 
 
 def flow_files(folder: Path) -> list[Path]:
@@ -34,13 +36,20 @@ def flow_files(folder: Path) -> list[Path]:
 
 
 def upload(stack: Stack, folder: Path, branch: str, progress: Progress) -> list[Uploaded]:
-    s3 = stack.client("s3")
+    s3 = stack.s3()
     uploaded = []
     for path in flow_files(folder):
-        key = f"{RAW_PREFIX}{branch}/{path.relative_to(folder).as_posix()}"
-        s3.upload_file(str(path), stack.bucket, key, Config=TRANSFER, Callback=progress.add_bytes)
-        etag = s3.head_object(Bucket=stack.bucket, Key=key)["ETag"]
-        uploaded.append(Uploaded(path, key, etag))
+        key = layout.raw_key(branch, path.relative_to(folder).as_posix())
+        upload_id = uuid.uuid4().hex
+        s3.upload_file(
+            str(path),
+            stack.bucket,
+            key,
+            ExtraArgs={"Metadata": {layout.UPLOAD_ID: upload_id}},
+            Config=TRANSFER,
+            Callback=progress.add_bytes,
+        )
+        uploaded.append(Uploaded(path, key, upload_id))
         progress.file_done(key)
     return uploaded
 
@@ -56,47 +65,40 @@ def describe(status: FileStatus) -> str:
     return line
 
 
-def wait(stack: Stack, files: list[Uploaded], timeout: float, progress: Progress) -> int:
-    s3 = stack.client("s3")
+def wait(store: Store, files: list[Uploaded], timeout: float, progress: Progress) -> int:
+    """Follow each upload (by its upload id, never a previous upload of the same name) until it is
+    consolidated or rejected; only a final state is printed as final."""
     pending = {f.key: f for f in files}
     seen: dict[str, str] = {}
     deadline = time.monotonic() + timeout
     failures = 0
-    while pending and time.monotonic() < deadline:
+    while pending:
         for key, file in list(pending.items()):
-            status = _status(s3, stack.bucket, key)
-            if status is None or status.etag != file.etag:
+            status = store.load_status(key)
+            if status is None or status.upload_id != file.upload_id:
                 continue
             state = status.shown_state(time.time())
-            if seen.get(key) != state:
-                seen[key] = state
-                if not status.done:
-                    progress.say(f"{key}: {state}")
             if status.done:
                 print(describe(status))
                 failures += status.state == REJECTED
                 del pending[key]
-        if pending:
-            time.sleep(0.5)
+            elif seen.get(key) != state:
+                seen[key] = state
+                progress.say(f"{key}: {state}")
+        if not pending or time.monotonic() >= deadline:
+            break
+        time.sleep(POLL_SECONDS)
     for key in pending:
         print(f"{key}: not done after {timeout:.0f}s (state: {seen.get(key, 'pending')})")
     return EXIT_FAILED if failures or pending else 0
 
 
-def _status(s3: Any, bucket: str, raw_key: str) -> FileStatus | None:
-    try:
-        body = s3.get_object(Bucket=bucket, Key=status_key(raw_key))["Body"].read()
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "NoSuchKey":
-            return None
-        raise
-    return FileStatus.loads(body)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m clients.upload",
-        description="Upload every .csv and .csv.gz under FOLDER to s3://BUCKET/raw/<branch>/<relative path>.",
+        description="Upload every .csv and .csv.gz under FOLDER to s3://BUCKET/raw/<branch>/<relative path>. "
+        "Uploading a file again under the same name replaces its earlier contribution (identical bytes are "
+        "processed again and change no number).",
         epilog=EXIT_CODES_HELP,
     )
     parser.add_argument("folder", metavar="FOLDER", type=Path)
@@ -104,31 +106,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--wait",
         action="store_true",
-        help="wait until each file is consolidated or rejected; exit 1 if any was rejected or the wait timed out",
+        help="wait until each uploaded file is consolidated or rejected; exit 1 if any was rejected or the wait "
+        "timed out",
     )
     parser.add_argument("--timeout", type=float, default=600, help="seconds --wait waits at most (default: 600)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     add_stack_arguments(parser)
     args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except Failure as exc:
+        return exc.report()
 
+
+def run(args: argparse.Namespace) -> int:
     folder: Path = args.folder
     if not folder.is_dir():
-        raise ClientFailure(f"not a folder: {folder}", 2)
+        raise Failure(f"not a folder: {folder}", EXIT_USAGE)
     files = flow_files(folder)
     if not files:
-        raise ClientFailure(f"no .csv or .csv.gz files under {folder}", 2)
+        raise Failure(f"no .csv or .csv.gz files under {folder}", EXIT_USAGE)
     branch = args.branch or folder.resolve().name
-    stack = Stack(args)
+    for path in files:
+        problem = layout.key_problem(layout.raw_key(branch, path.relative_to(folder).as_posix()))
+        if problem:
+            raise Failure(f"{path}: {problem}; shorten its path", EXIT_USAGE)
+    stack = Stack.from_args(args, quiet=args.quiet)
     progress = Progress(len(files), sum(p.stat().st_size for p in files), quiet=args.quiet)
-    try:
+    with stack.errors():
         try:
             uploaded = upload(stack, folder, branch, progress)
         finally:
             progress.close()
-        progress.say(f"uploaded {len(uploaded)} file(s) to s3://{stack.bucket}/{RAW_PREFIX}{branch}/")
-        return wait(stack, uploaded, args.timeout, progress) if args.wait else 0
-    except (BotoCoreError, ClientError) as exc:
-        raise explain(exc, stack.bucket) from None
+        progress.say(f"uploaded {len(uploaded)} file(s) to s3://{stack.bucket}/{layout.RAW_PREFIX}{branch}/")
+        return wait(stack.store(), uploaded, args.timeout, progress) if args.wait else 0
 
 
 if __name__ == "__main__":

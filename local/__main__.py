@@ -10,6 +10,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from local.faults import Delay, Faults
 from local.stack import LocalStack
 
 DEFAULT_OUTPUTS = "local-outputs.json"
@@ -40,26 +41,52 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="deliver every message twice, as SQS may, to exercise idempotency",
     )
+    up.add_argument(
+        "--failure-rate",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="chaos: fail this share of the functions' AWS calls, half before the request and half after it took effect",
+    )
+    up.add_argument(
+        "--latency", type=float, default=0.0, metavar="S", help="chaos: add up to S seconds to every AWS call of the functions"
+    )
+    up.add_argument(
+        "--delay",
+        action="append",
+        default=[],
+        metavar="FUNCTION:OPERATION:MATCH:SECONDS[:TIMES]",
+        help="hold the functions' OPERATION calls (e.g. PutObject) whose key or body contains MATCH, in functions "
+        "whose name starts with FUNCTION, for SECONDS, at most TIMES times in all (repeatable)",
+    )
     args = parser.parse_args(argv)
+    try:
+        delays = [Delay.parse(text) for text in args.delay]
+    except ValueError as exc:
+        parser.error(str(exc))
 
     stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    signal.signal(signal.SIGINT, lambda *_: stopped.set())
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, lambda *_: stopped.set())
     config = dict(item.split("=", 1) for item in args.config if "=" in item)
     if len(config) != len(args.config):
         parser.error("--config takes KEY=VALUE")
-    stack = LocalStack(port=args.port, workers=args.workers, config=config, duplicates=args.duplicate_deliveries)
+    faults = Faults(failure_rate=args.failure_rate, max_latency=args.latency, delays=delays)
+    stack = LocalStack(
+        port=args.port, workers=args.workers, config=config, duplicates=args.duplicate_deliveries, faults=faults
+    )
     try:
         outputs = stack.start()
     except OSError as exc:
         raise SystemExit(f"cannot start the local stack: {exc}") from None
     try:
         text = json.dumps(outputs, indent=2, sort_keys=True)
-        Path(args.outputs).write_text(text + "\n")
+        outputs_file = Path(args.outputs).resolve()
+        outputs_file.write_text(text + "\n")
         print(text, flush=True)
         print(
-            f"local stack up at {stack.endpoint}; outputs in {args.outputs}. "
-            f"In another shell: export AWS_ENDPOINT_URL={stack.endpoint}",
+            f"local stack up at {stack.endpoint}. Clients run from this folder find it through {args.outputs}; "
+            f"from elsewhere: export IOT_OUTPUTS={outputs_file}",
             file=sys.stderr,
             flush=True,
         )

@@ -1,9 +1,15 @@
-"""Emulation of one Lambda SQS event source mapping: run as its own process, with the function's
-environment, and only the function archive and its layers on sys.path (see local.stack).
+"""Emulation of one Lambda SQS event source mapping (see local.stack), enforcing Lambda's contract.
 
-It long-polls the queue with the mapping's batch size, builds the Lambda SQS event, calls the
-handler with a context whose remaining time follows the function timeout, deletes the records
-that succeeded and leaves failed ones to the visibility timeout and the DLQ.
+`python runner.py SPEC` is the mapping: `workers` poll threads (the mapping's concurrency), each
+with its own execution environment, a child process started with only the function archive and
+its layers on sys.path and exactly the function's environment. A poll thread long-polls the
+queue, sends the batch to its environment as a Lambda SQS event, and waits at most the function
+timeout: past it, the environment is killed, as Lambda does, and its messages become visible again
+after the visibility timeout. Records reported in batchItemFailures are left to the visibility
+timeout and the DLQ; the others are deleted. Every process exits when its parent goes away.
+
+`python runner.py --environment SPEC` is one execution environment: it imports the handler once
+and serves events read from stdin, one JSON line each, answering on stdout.
 """
 
 from __future__ import annotations
@@ -11,7 +17,10 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import os
+import random
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -46,10 +55,12 @@ logging.getLogger("botocore").setLevel(logging.WARNING)
 log = logging.getLogger("local.runner")
 DUPLICATE = "local-duplicate"
 """Marks the copy the emulator sends of a message when it simulates duplicate delivery."""
+POLL_BACKOFF_CAP = 5.0
+INIT_TIMEOUT = 30.0
 
 
 class Context:
-    def __init__(self, function_name: str, timeout: int, memory: int) -> None:
+    def __init__(self, function_name: str, timeout: float, memory: int) -> None:
         self.function_name = function_name
         self.memory_limit_in_mb = memory
         self.aws_request_id = str(uuid.uuid4())
@@ -78,56 +89,191 @@ def lambda_event(messages: list[dict[str, Any]], queue_arn: str, region: str) ->
     }
 
 
-def poll(spec: dict[str, Any], handler: Any, stop: threading.Event) -> None:
-    sqs = boto3.client("sqs")
-    url, batch = spec["queue_url"], spec["batch_size"]
-    while not stop.is_set():
+def exit_with_parent() -> None:
+    """A watchdog thread: when the process that started us is gone, so are we (and our children)."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+class Environment:
+    """One execution environment: a child process serving one invocation at a time."""
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.spec = spec
+        self.process: subprocess.Popen[str] | None = None
+        self.answers: list[str] = []
+        self.answered = threading.Condition()
+
+    def _start(self) -> subprocess.Popen[str]:
+        """A cold start: the init phase (importing the handler) has its own limit, as in Lambda."""
+        process = subprocess.Popen(
+            [sys.executable, __file__, "--environment", json.dumps(self.spec)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        threading.Thread(target=self._read, args=(process,), daemon=True).start()
+        with self.answered:
+            self.answered.wait_for(lambda: self.answers or process.poll() is not None, INIT_TIMEOUT)
+            ready = self.answers.pop() if self.answers else ""
+        if '"ready"' not in ready:
+            process.kill()
+            process.wait()
+            raise RuntimeError(f"{self.spec['function_name']}: init failed")
+        return process
+
+    def _read(self, process: subprocess.Popen[str]) -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            with self.answered:
+                self.answers.append(line)
+                self.answered.notify_all()
+        with self.answered:
+            self.answered.notify_all()  # the process is gone: whoever waits need not wait longer
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        """The handler's response; raises TimeoutError (after killing the environment) past the timeout."""
+        if self.process is None or self.process.poll() is not None:
+            self.process = self._start()
+        assert self.process.stdin is not None
+        with self.answered:
+            self.answers.clear()
+        self.process.stdin.write(json.dumps(event) + "\n")
+        self.process.stdin.flush()
+        deadline = time.monotonic() + self.spec["timeout"]
+        with self.answered:
+            while not self.answers:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self.process.poll() is not None:
+                    break
+                self.answered.wait(min(remaining, 0.5))
+            answer = self.answers.pop() if self.answers else None
+        if answer is None:
+            self.kill()
+            raise TimeoutError(f"{self.spec['function_name']}: task timed out after {self.spec['timeout']} s")
+        result = json.loads(answer)
+        if "error" in result:
+            raise RuntimeError(result["error"])
+        return result["response"]
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+
+def serve_environment(spec: dict[str, Any]) -> int:
+    """The child: Lambda's runtime loop over stdin/stdout."""
+    exit_with_parent()
+    answers = os.fdopen(os.dup(sys.stdout.fileno()), "w")
+    sys.stdout = sys.stderr  # whatever the function prints goes to its log, not into the protocol
+    faults_spec = os.environ.get("IOT_LOCAL_FAULTS")
+    if faults_spec:
+        from faults import Faults, install  # beside this file: run as a script, its folder is on sys.path
+
+        boto3.setup_default_session()
+        install(Faults.loads(faults_spec), spec["function_name"], boto3.DEFAULT_SESSION.events)  # type: ignore[attr-defined]
+    module_name, _, function = spec["handler"].rpartition(".")
+    handler = getattr(importlib.import_module(module_name), function)
+    answers.write('{"ready": true}\n')
+    answers.flush()
+    for line in sys.stdin:
+        context = Context(spec["function_name"], spec["timeout"], spec["memory"])
         try:
-            messages = sqs.receive_message(
-                QueueUrl=url,
-                MaxNumberOfMessages=min(batch, 10),
-                WaitTimeSeconds=1,
-                AttributeNames=["All"],
-                MessageAttributeNames=["All"],
-            ).get("Messages", [])
-        except Exception:
-            if stop.is_set():
-                return
-            log.exception("receive failed")
-            time.sleep(1)
-            continue
+            answer = {"response": handler(json.loads(line), context)}
+        except Exception as exc:
+            log.exception("%s raised: the whole batch is retried", spec["handler"])
+            answer = {"error": f"{type(exc).__name__}: {exc}"}
+        answers.write(json.dumps(answer, default=str) + "\n")
+        answers.flush()
+    return 0
+
+
+class Poller:
+    def __init__(self, spec: dict[str, Any], stop: threading.Event) -> None:
+        self.spec = spec
+        self.stop = stop
+        self.sqs = boto3.client("sqs")
+        self.duplicated: set[str] = set()
+        self.lock = threading.Lock()
+
+    def run(self) -> None:
+        environment = Environment(self.spec)
+        failures = 0
+        try:
+            while not self.stop.is_set():
+                try:
+                    self.poll_once(environment)
+                    failures = 0
+                except Exception:
+                    if self.stop.is_set():
+                        return
+                    failures += 1
+                    log.exception("poll failed; retrying")
+                    self.stop.wait(random.uniform(0, min(POLL_BACKOFF_CAP, 0.2 * 2**failures)))
+        finally:
+            environment.kill()
+
+    def poll_once(self, environment: Environment) -> None:
+        spec = self.spec
+        url = spec["queue_url"]
+        messages = self.sqs.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=min(spec["batch_size"], 10),
+            WaitTimeSeconds=1,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
         if not messages:
-            continue
+            return
         if spec["duplicate_deliveries"]:
-            for message in messages:
-                if DUPLICATE not in message.get("MessageAttributes", {}):
-                    attributes = {DUPLICATE: {"DataType": "String", "StringValue": "1"}}
-                    sqs.send_message(QueueUrl=url, MessageBody=message["Body"], MessageAttributes=attributes)
+            self.duplicate(messages)
         event = lambda_event(messages, spec["queue_arn"], spec["region"])
         failed: set[str] = set()
         try:
-            response = handler(event, Context(spec["function_name"], spec["timeout"], spec["memory"]))
+            response = environment.invoke(event)
             if spec["report_batch_item_failures"] and isinstance(response, dict):
                 failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
-        except Exception:
-            log.exception("%s raised: the whole batch is retried", spec["handler"])
+        except (TimeoutError, RuntimeError) as exc:
+            log.warning("%s: %s", spec["function_name"], exc)
             failed = {m["MessageId"] for m in messages}
         done = [m for m in messages if m["MessageId"] not in failed]
         for start in range(0, len(done), 10):
             entries = [
                 {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(done[start : start + 10])
             ]
-            sqs.delete_message_batch(QueueUrl=url, Entries=entries)
+            self.sqs.delete_message_batch(QueueUrl=url, Entries=entries)
+
+    def duplicate(self, messages: list[dict[str, Any]]) -> None:
+        """Send one copy of each message the first time it is received (SQS may deliver any message twice)."""
+        for message in messages:
+            if DUPLICATE in message.get("MessageAttributes", {}):
+                continue
+            with self.lock:
+                if message["MessageId"] in self.duplicated:
+                    continue
+                self.duplicated.add(message["MessageId"])
+            attributes = {DUPLICATE: {"DataType": "String", "StringValue": message["MessageId"]}}
+            self.sqs.send_message(QueueUrl=self.spec["queue_url"], MessageBody=message["Body"], MessageAttributes=attributes)
 
 
 def main(argv: list[str]) -> int:
+    if argv[1] == "--environment":
+        return serve_environment(json.loads(argv[2]))
     spec = json.loads(argv[1])
-    module_name, _, function = spec["handler"].rpartition(".")
-    handler = getattr(importlib.import_module(module_name), function)
+    exit_with_parent()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    workers = [threading.Thread(target=poll, args=(spec, handler, stop)) for _ in range(spec["workers"])]
+    poller = Poller(spec, stop)
+    workers = [threading.Thread(target=poller.run) for _ in range(spec["workers"])]
     for worker in workers:
         worker.start()
     print(f"ready {spec['function_name']}", flush=True)

@@ -18,6 +18,8 @@ from moto.server import ThreadedMotoServer
 
 from local import moto_fixes
 from local.deploy import Deployment, Function, deploy
+from local.faults import ENV as FAULTS_ENV
+from local.faults import Faults
 
 REGION = "us-east-1"
 RUNNER = Path(__file__).resolve().parent / "runner.py"
@@ -40,8 +42,10 @@ class LocalStack:
         config: dict[str, str] | None = None,
         duplicates: bool = False,
         function_logs: Path | None = None,
+        faults: Faults | None = None,
     ) -> None:
         self.duplicates = duplicates
+        self.faults = faults or Faults()
         self.function_logs = function_logs
         self.port = port
         self.workers = workers
@@ -51,6 +55,10 @@ class LocalStack:
         self.deployment = Deployment()
         self.processes: list[subprocess.Popen[str]] = []
         self._workdir = Path(tempfile.mkdtemp(prefix="iot-local-"))
+        if self.faults.delays and not self.faults.counters:
+            counters = self._workdir / "fault-counters"
+            counters.mkdir()
+            self.faults.counters = str(counters)
 
     def client(self, service: str) -> Any:
         return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION, **_boto_credentials())
@@ -106,6 +114,8 @@ class LocalStack:
             PYTHONUNBUFFERED="1",
         )
         env.update(function.environment)
+        if self.faults.active:
+            env[FAULTS_ENV] = self.faults.dumps()
         spec = {
             "handler": function.handler,
             "function_name": function.name,

@@ -24,6 +24,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from core import layout
+from core.shard import ShardState
+from core.stats import Days
 from core.status import FileStatus
 
 if TYPE_CHECKING:
@@ -179,6 +181,11 @@ class Store:
         for page in self.s3.get_paginator("list_object_versions").paginate(Bucket=self.bucket, Prefix=raw_key):
             entries.extend(entry for entry in page.get("Versions", []) if entry["Key"] == raw_key)
         return [entry["VersionId"] for entry in sorted(entries, key=lambda e: e["LastModified"], reverse=True)]
+
+    def pair_days(self, src: str, dst: str) -> Days | None:
+        """A pair's daily totals: one object, whatever the history."""
+        found = self.get(layout.shard_key(layout.shard_of(src, dst)))
+        return ShardState.loads(found.body).pairs().get((src, dst)) if found is not None else None
 
     def send(self, queue_url: str, message: dict[str, Any]) -> None:
         self.sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(message, sort_keys=True))

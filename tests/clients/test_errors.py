@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import boto3
 import pytest
 
 from clients import export, status, upload
@@ -12,12 +13,11 @@ from tests.conftest import RunningStack
 
 
 def fails(capsys: pytest.CaptureFixture[str], code: int, call: object) -> str:
-    with pytest.raises(SystemExit) as exc:
-        call()  # type: ignore[operator]
-    assert exc.value.code == code
+    assert call() == code  # type: ignore[operator]
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and "Traceback" not in err and err.count("\n") == 1
-    return err
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "Traceback" not in err, err
+    return errors[0]
 
 
 def test_invalid_ip_exits_3(capsys: pytest.CaptureFixture[str]) -> None:
@@ -59,7 +59,35 @@ def test_unreachable_endpoint_exits_6(monkeypatch: pytest.MonkeyPatch, capsys: p
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     err = fails(capsys, 6, lambda: export.main(["10.0.0.1", "10.0.0.2", "--bucket", "b", "--outputs", "x"]))
-    assert "cannot reach" in err
+    assert "cannot reach http://127.0.0.1:9" in err
+
+
+def test_a_stale_outputs_file_exits_6_with_a_hint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    stale = tmp_path / "outputs.json"
+    stale.write_text('{"bucket_name": "b", "endpoint_url": "http://127.0.0.1:9", "region": "us-east-1"}')
+    err = fails(capsys, 6, lambda: export.main(["10.0.0.1", "10.0.0.2", "--outputs", str(stale)]))
+    assert "python -m local up" in err and "stale" in err
+
+
+def test_a_connect_timeout_exits_6(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from botocore.exceptions import ConnectTimeoutError
+
+    def blackhole(**_: object) -> None:
+        raise ConnectTimeoutError(endpoint_url="http://192.0.2.1:4566")
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "local")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "local")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    real_client = boto3.client
+
+    def client(*args: object, **kwargs: object) -> object:
+        made = real_client(*args, **kwargs)  # type: ignore[call-overload]
+        made.meta.events.register("before-send", blackhole)
+        return made
+
+    monkeypatch.setattr(boto3, "client", client)
+    err = fails(capsys, 6, lambda: export.main(["10.0.0.1", "10.0.0.2", "--bucket", "b", "--outputs", "x"]))
+    assert "ConnectTimeoutError" in err
 
 
 def test_upload_of_a_folder_without_flow_files_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import io
 
+import pytest
+
 from clients.progress import Progress
 
 
@@ -38,3 +40,14 @@ def test_quiet_prints_nothing() -> None:
     progress.say("done")
     progress.close()
     assert out.getvalue() == ""
+
+
+def test_the_bar_fits_a_narrow_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "60")
+    out = Terminal()
+    progress = Progress(3, 10_000_000, stream=out)
+    for _ in range(5):
+        progress.add_bytes(1_000_000)
+    progress.close()
+    redraws = out.getvalue().rstrip("\n").split("\r")[1:]
+    assert redraws and all(len(line) <= 59 for line in redraws)

@@ -70,12 +70,13 @@ def test_bucket_is_private_encrypted_versioned_and_tls_only(deployment: Deployme
     assert json.loads(policy["policy"])["Statement"][0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
-def test_layer_holds_python_core_only_and_functions_hold_handlers_only(deployment: Deployment) -> None:
+def test_layer_holds_python_core_only_and_functions_hold_handlers_and_storage_only(deployment: Deployment) -> None:
     (layer,) = deployment.layers.values()
     assert "python/core/__init__.py" in layer
     assert all(name.startswith("python/core/") for name in layer)
     for function in deployment.functions.values():
-        assert function.code and all(name.startswith("handlers/") for name in function.code)
+        assert function.code and all(name.startswith(("handlers/", "storage/")) for name in function.code)
+        assert "storage/store.py" in function.code
 
 
 def test_each_handler_names_an_importable_callable(deployment: Deployment) -> None:

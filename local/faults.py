@@ -1,0 +1,106 @@
+"""Fault injection inside the emulated functions: latency, failures and targeted delays at AWS calls.
+
+The emulator passes a JSON spec in IOT_LOCAL_FAULTS to each execution environment, which
+registers botocore event hooks on the default session before the handler is imported, so no test
+code lives in the handlers. A failure is raised before the call (the request never leaves) or
+after it (the request took effect and its answer was lost), the two cases a retry must survive.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import EndpointConnectionError
+
+ENV = "IOT_LOCAL_FAULTS"
+"""Read by local/runner.py, which imports this module by its file name (it runs as a script)."""
+
+
+class InjectedFault(EndpointConnectionError):
+    pass
+
+
+@dataclass
+class Delay:
+    """Sleep before `operation` calls whose key or body contains `match`, at most `times` times across
+    the whole stack (counted with files in a shared folder), in functions whose name starts with `function`."""
+
+    function: str
+    operation: str
+    match: str
+    seconds: float
+    times: int = 0
+    """0: every time"""
+
+    @classmethod
+    def parse(cls, text: str) -> Delay:
+        parts = text.split(":")
+        if len(parts) not in (4, 5):
+            raise ValueError(f"--delay takes FUNCTION:OPERATION:MATCH:SECONDS[:TIMES], not {text!r}")
+        return cls(parts[0], parts[1], parts[2], float(parts[3]), int(parts[4]) if len(parts) == 5 else 0)
+
+
+@dataclass
+class Faults:
+    failure_rate: float = 0.0
+    max_latency: float = 0.0
+    delays: list[Delay] = field(default_factory=list)
+    counters: str = ""
+    """Folder where delays with a budget count their uses."""
+
+    def dumps(self) -> str:
+        return json.dumps({**self.__dict__, "delays": [d.__dict__ for d in self.delays]})
+
+    @classmethod
+    def loads(cls, text: str) -> Faults:
+        document = json.loads(text)
+        return cls(**{**document, "delays": [Delay(**d) for d in document.get("delays", [])]})
+
+    @property
+    def active(self) -> bool:
+        return bool(self.failure_rate or self.max_latency or self.delays)
+
+
+def _take(delay: Delay, counters: str) -> bool:
+    if not delay.times:
+        return True
+    digest = hashlib.sha256(json.dumps(delay.__dict__).encode()).hexdigest()[:16]
+    for n in range(delay.times):
+        try:
+            os.close(os.open(Path(counters) / f"{digest}-{n}", os.O_CREAT | os.O_EXCL))
+            return True
+        except FileExistsError:
+            continue
+    return False
+
+
+def install(faults: Faults, function_name: str, events: Any) -> None:
+    """Register the hooks on a botocore event system (boto3's default session's)."""
+    chance = random.Random()
+    delays = [d for d in faults.delays if function_name.startswith(d.function)]
+
+    def before(model: Any, params: dict[str, Any], **_: Any) -> None:
+        body = params.get("Body")
+        text = f"{params.get('Key', '')} {body.decode('utf-8', 'replace') if isinstance(body, bytes) else ''}"
+        for delay in delays:
+            if delay.operation == model.name and delay.match in text and _take(delay, faults.counters):
+                time.sleep(delay.seconds)
+        if faults.max_latency:
+            time.sleep(chance.uniform(0, faults.max_latency))
+        if chance.random() < faults.failure_rate / 2:
+            raise InjectedFault(endpoint_url=f"injected failure before {model.name}")
+
+    def after(model: Any, **_: Any) -> None:
+        if chance.random() < faults.failure_rate / 2:
+            raise InjectedFault(endpoint_url=f"injected failure after {model.name} took effect")
+
+    events.register("before-call.*.*", before)
+    if faults.failure_rate:
+        events.register("after-call.*.*", after)
