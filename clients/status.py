@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from clients.common import EXIT_CODES_HELP, Failure, Stack, add_stack_arguments
 from clients.upload import describe
+from core import layout
 from core.layout import branch_of
 from core.status import PENDING, STATES, FileStatus
 
@@ -34,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def show(stack: Stack, branch: str | None, state: str | None) -> None:
     store = stack.store()
     statuses: dict[str, FileStatus] = {status.key: status for status in store.statuses()}
-    for key, etag in store.raw_objects():
+    for key, etag in store.etags(layout.RAW_PREFIX):
         if key not in statuses or statuses[key].etag != etag:
             statuses[key] = FileStatus.new(key)  # uploaded, not summarized yet
     now = time.time()

@@ -65,26 +65,27 @@ def describe(status: FileStatus) -> str:
     return line
 
 
-def wait(store: Store, files: list[Uploaded], timeout: float, progress: Progress) -> int:
+def wait(store: Store, branch: str, files: list[Uploaded], timeout: float, progress: Progress) -> int:
     """Follow each upload (by its upload id, never a previous upload of the same name) until it is
     consolidated or rejected; only a final state is printed as final."""
     pending = {f.key: f for f in files}
     seen: dict[str, str] = {}
+    etags: dict[str, str] = {}
     deadline = time.monotonic() + timeout
     failures = 0
     while pending:
-        for key, file in list(pending.items()):
-            status = store.load_status(key)
-            if status is None or status.upload_id != file.upload_id:
+        for status in store.changed_statuses(branch, etags):
+            file = pending.get(status.key)
+            if file is None or status.upload_id != file.upload_id:
                 continue
             state = status.shown_state(time.time())
             if status.done:
                 print(describe(status))
                 failures += status.state == REJECTED
-                del pending[key]
-            elif seen.get(key) != state:
-                seen[key] = state
-                progress.say(f"{key}: {state}")
+                del pending[status.key]
+            elif seen.get(status.key) != state:
+                seen[status.key] = state
+                progress.say(f"{status.key}: {state}")
         if not pending or time.monotonic() >= deadline:
             break
         time.sleep(POLL_SECONDS)
@@ -139,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
         finally:
             progress.close()
         progress.say(f"uploaded {len(uploaded)} file(s) to s3://{stack.bucket}/{layout.RAW_PREFIX}{branch}/")
-        return wait(stack.store(), uploaded, args.timeout, progress) if args.wait else 0
+        return wait(stack.store(), branch, uploaded, args.timeout, progress) if args.wait else 0
 
 
 if __name__ == "__main__":

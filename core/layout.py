@@ -66,6 +66,10 @@ def status_key(raw_key: str) -> str:
     return f"{STATUS_PREFIX}{relative(raw_key)}.json"
 
 
+def status_prefix(branch: str) -> str:
+    return f"{STATUS_PREFIX}{branch}/"
+
+
 def raw_key_of_status(key: str) -> str:
     return RAW_PREFIX + key[len(STATUS_PREFIX) : -len(".json")]
 
@@ -88,3 +92,7 @@ def shard_key(shard: int) -> str:
 
 def stats_part_key(shard: int) -> str:
     return f"{STATS_PARTS_PREFIX}shard={shard:02d}.csv"
+
+
+def stats_part_shard(key: str) -> int:
+    return int(key[len(STATS_PARTS_PREFIX) + len("shard=") : -len(".csv")])

@@ -35,10 +35,11 @@ def process_batch(event: dict[str, Any], record_handler: Callable[[SqsRecord], N
         try:
             record_handler(record)
         except RetryLater as exc:
-            logger.info("record %s will be retried: %s", record.get("messageId"), exc)
+            logger.info("record %s will be retried: %s", record.get("messageId"), exc, extra={"outcome": "retry"})
             failures.append({"itemIdentifier": record["messageId"]})
         except Exception:
-            logger.exception("record %s failed; it will be retried", record.get("messageId"))
+            # outcome "failed" feeds the failed-records alarm (infra.alarms): Lambda does not count these as Errors.
+            logger.exception("record %s failed; it will be retried", record.get("messageId"), extra={"outcome": "failed"})
             failures.append({"itemIdentifier": record["messageId"]})
     return {"batchItemFailures": failures}
 

@@ -32,15 +32,16 @@ REVISION = "revision"
 def handler(event: dict[str, Any], context: Any) -> BatchResponse:
     store = lambda_store(consolidate_settings().bucket)
     applied: list[tuple[str, int]] = []
+    parts: dict[int, int] = {}
 
     def record_handler(record: SqsRecord) -> None:
-        result = apply_source(store, json.loads(record["body"])["key"])
+        result = apply_source(store, json.loads(record["body"])["key"], parts)
         if result is not None:
             applied.append(result)
 
     response = process_batch(event, record_handler)
     if applied:
-        rebuild_traffic_stats(store)
+        rebuild_traffic_stats(store, parts)
         for key, generation in applied:
             mark_consolidated(store, key, generation)
     return response
@@ -50,8 +51,9 @@ def _skip(raw_key: str, reason: str) -> None:
     log_outcome("nothing to consolidate", outcome="skipped", key=raw_key, reason=reason)
 
 
-def apply_source(store: Store, raw_key: str) -> tuple[str, int] | None:
-    """Make the shards hold the file's published generation; returns (key, generation) applied."""
+def apply_source(store: Store, raw_key: str, parts: dict[int, int]) -> tuple[str, int] | None:
+    """Make the shards hold the file's published generation; returns (key, generation) applied.
+    `parts` collects the revision of each stats part written, for the traffic_stats rebuild."""
     started = time.monotonic()
     status = store.load_status(raw_key)
     if status is None or not status.published:
@@ -66,7 +68,9 @@ def apply_source(store: Store, raw_key: str) -> tuple[str, int] | None:
     by_shard = rows_by_shard(totals)
     shards = sorted(set(status.shards) | set(status.stale_shards) | set(by_shard))
     with ThreadPoolExecutor(PARALLEL_REQUESTS) as pool:
-        list(pool.map(lambda n: apply_to_shard(store, n, status, by_shard.get(n, [])), shards))
+        revisions = list(pool.map(lambda n: apply_to_shard(store, n, status, by_shard.get(n, [])), shards))
+    for shard, revision in zip(shards, revisions, strict=True):
+        parts[shard] = max(parts.get(shard, 0), revision)
     log_outcome(
         "consolidated",
         outcome="consolidated",
@@ -90,7 +94,8 @@ def read_generation(store: Store, status: FileStatus) -> Totals | None:
     return totals
 
 
-def apply_to_shard(store: Store, shard: int, status: FileStatus, rows: list[Row]) -> None:
+def apply_to_shard(store: Store, shard: int, status: FileStatus, rows: list[Row]) -> int:
+    """Apply the file to one shard and write the shard's stats part; returns the shard's revision."""
     state = ShardState()
 
     def apply(current: Blob | None) -> Blob | None:
@@ -102,6 +107,7 @@ def apply_to_shard(store: Store, shard: int, status: FileStatus, rows: list[Row]
 
     store.update(layout.shard_key(shard), apply)
     write_stats_part(store, shard, state)
+    return state.revision
 
 
 def write_stats_part(store: Store, shard: int, state: ShardState) -> None:
@@ -117,19 +123,33 @@ def write_stats_part(store: Store, shard: int, state: ShardState) -> None:
     store.update(layout.stats_part_key(shard), newer, read_body=False)
 
 
-def rebuild_traffic_stats(store: Store) -> None:
-    """Concatenate the stats parts. Our parts were written before update() reads the ETag it replaces,
-    so the last successful rebuild has seen every part written before it: no update is left out."""
+def _revisions(text: str) -> dict[int, int]:
+    return {int(shard): int(revision) for shard, revision in (item.split(":") for item in text.split(",") if item)}
 
-    def rebuilt(_: Blob | None) -> Blob:
+
+def rebuild_traffic_stats(store: Store, parts: dict[int, int]) -> None:
+    """Concatenate the stats parts, unless traffic_stats.csv already includes the part revisions we wrote.
+
+    Each rebuild records the revision of every part it read. Our parts were written before update()
+    reads the ETag it replaces, so when our write loses a race, the winner (or a later rebuild) has
+    either read our revisions, which its metadata then says, or we rebuild again: the last rebuild
+    has seen every part written before it, and concurrent consolidators converge in a few attempts."""
+
+    def rebuilt(current: Blob | None) -> Blob | None:
+        if current is not None:
+            included = _revisions(current.metadata.get(REVISION, ""))
+            if all(included.get(shard, -1) >= revision for shard, revision in parts.items()):
+                return None
         keys = list(store.keys(layout.STATS_PARTS_PREFIX))
         with ThreadPoolExecutor(PARALLEL_REQUESTS) as pool:
-            parts = list(pool.map(store.get, keys))
+            found = [(key, part) for key, part in zip(keys, pool.map(store.get, keys), strict=True) if part]
         lines = sorted(
-            (line for part in parts if part for line in part.body.decode().splitlines() if line),
+            (line for _, part in found for line in part.body.decode().splitlines() if line),
             key=lambda line: tuple(line.split(",", 2)[:2]),
         )
-        return Blob((",".join(STATS_HEADER) + "\n" + "".join(line + "\n" for line in lines)).encode())
+        read = ",".join(f"{layout.stats_part_shard(key)}:{part.metadata.get(REVISION, 0)}" for key, part in found)
+        body = (",".join(STATS_HEADER) + "\n" + "".join(line + "\n" for line in lines)).encode()
+        return Blob(body, metadata={REVISION: read})
 
     store.update(layout.TRAFFIC_STATS_KEY, rebuilt, read_body=False)
 

@@ -18,10 +18,19 @@ COLUMNS = [
 
 
 class SummariesTable(pulumi.ComponentResource):
-    def __init__(self, name: str, bucket_name: pulumi.Output[str], opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        bucket_name: pulumi.Output[str],
+        database_name: str,
+        start_date: str,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
         super().__init__("iot:pipeline:SummariesTable", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        self.database = aws.glue.CatalogDatabase(name, name=name.replace("-", "_"), opts=child)
+        # Glue names are per account and region: the stack's own prefix keeps two stacks apart.
+        glue_name = "".join(c if c.isalnum() else "_" for c in database_name.lower())
+        self.database = aws.glue.CatalogDatabase(name, name=glue_name, opts=child)
         location = bucket_name.apply(lambda bucket: f"s3://{bucket}/{SUMMARIES_PREFIX}")
         self.table = aws.glue.CatalogTable(
             name,
@@ -34,7 +43,8 @@ class SummariesTable(pulumi.ComponentResource):
                 "projection.enabled": "true",
                 "projection.dt.type": "date",
                 "projection.dt.format": "yyyy-MM-dd",
-                "projection.dt.range": "2000-01-01,NOW",
+                # An unfiltered query enumerates every projected day: start where the data starts.
+                "projection.dt.range": f"{start_date},NOW",
                 "projection.dt.interval": "1",
                 "projection.dt.interval.unit": "DAYS",
                 "storage.location.template": location.apply(lambda loc: loc + "dt=${dt}/"),

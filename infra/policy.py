@@ -18,6 +18,7 @@ def objects(bucket_arn: str, actions: Sequence[str], prefixes: Sequence[str]) ->
 
 
 def listing(bucket_arn: str, actions: Sequence[str], prefixes: Sequence[str]) -> Statement:
+    """Listing requests carry s3:prefix, so they can be scoped to prefixes."""
     return {
         "Effect": "Allow",
         "Action": list(actions),
@@ -26,8 +27,16 @@ def listing(bucket_arn: str, actions: Sequence[str], prefixes: Sequence[str]) ->
     }
 
 
+def see_missing_objects(bucket_arn: str) -> Statement:
+    """S3 answers a GET or HEAD of a missing key with 404 only to a caller allowed s3:ListBucket on the
+    bucket, and 403 to anyone else. Such a request carries no s3:prefix, so a prefix-conditioned grant
+    does not apply: a role whose reads may miss (status records, shards) needs it unconditionally."""
+    return {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": bucket_arn}
+
+
 def consume(queue_arn: str) -> Statement:
-    actions = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
+    """What Lambda's SQS event source mapping does with the function's role."""
+    actions = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
     return {"Effect": "Allow", "Action": actions, "Resource": queue_arn}
 
 

@@ -18,6 +18,7 @@ class QueueArgs:
     visibility_timeout_seconds: int
     retention_seconds: int
     max_receive_count: int
+    backlog_age_alarm_seconds: int
     alarm_topic_arn: pulumi.Input[str] | None = None
 
 
@@ -36,7 +37,7 @@ class QueueWithDlq(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        alarms.above_zero(
+        alarms.above(
             f"{name}-dlq-not-empty",
             f"Messages that failed {args.max_receive_count} times wait in the {name} DLQ.",
             "AWS/SQS",
@@ -45,5 +46,16 @@ class QueueWithDlq(pulumi.ComponentResource):
             "Maximum",
             args.alarm_topic_arn,
             parent=self,
+        )
+        alarms.above(
+            f"{name}-backlog-age",
+            f"The oldest message in the {name} queue waits for more than {args.backlog_age_alarm_seconds} s.",
+            "AWS/SQS",
+            "ApproximateAgeOfOldestMessage",
+            {"QueueName": self.queue.name},
+            "Maximum",
+            args.alarm_topic_arn,
+            parent=self,
+            threshold=args.backlog_age_alarm_seconds,
         )
         self.register_outputs({"queue_url": self.queue.url, "dlq_url": self.dlq.url})

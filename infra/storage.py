@@ -14,13 +14,17 @@ from core.layout import RAW_PREFIX
 @dataclass
 class DataBucketArgs:
     raw_noncurrent_days: int
+    rewritten_prefixes: list[str]
+    """Prefixes the functions rewrite: every rewrite leaves a noncurrent version behind."""
+    state_noncurrent_days: int
+    force_destroy: bool = False
 
 
 class DataBucket(pulumi.ComponentResource):
     def __init__(self, name: str, args: DataBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("iot:pipeline:DataBucket", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        self.bucket = aws.s3.Bucket(name, force_destroy=False, opts=child)
+        self.bucket = aws.s3.Bucket(name, force_destroy=args.force_destroy, opts=child)
         aws.s3.BucketPublicAccessBlock(
             name,
             bucket=self.bucket.id,
@@ -50,6 +54,16 @@ class DataBucket(pulumi.ComponentResource):
                     "noncurrent_version_expiration": {"noncurrent_days": args.raw_noncurrent_days},
                     "expiration": {"expired_object_delete_marker": True},
                 },
+                *(
+                    {
+                        "id": f"expire-rewritten-{prefix.rstrip('/')}-versions",
+                        "status": "Enabled",
+                        "filter": {"prefix": prefix},
+                        "noncurrent_version_expiration": {"noncurrent_days": args.state_noncurrent_days},
+                        "expiration": {"expired_object_delete_marker": True},
+                    }
+                    for prefix in args.rewritten_prefixes
+                ),
                 {
                     "id": "abort-incomplete-uploads",
                     "status": "Enabled",

@@ -26,6 +26,7 @@ class WorkerArgs:
     memory_mb: int
     timeout_seconds: int
     batch_size: int
+    batching_window_seconds: int
     maximum_concurrency: int
     log_retention_days: int
     alarm_topic_arn: pulumi.Input[str] | None = None
@@ -34,8 +35,9 @@ class WorkerArgs:
 class Worker(pulumi.ComponentResource):
     def __init__(self, name: str, args: WorkerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("iot:pipeline:Worker", name, None, opts)
+        self.name = name
         child = pulumi.ResourceOptions(parent=self)
-        log_group = aws.cloudwatch.LogGroup(name, retention_in_days=args.log_retention_days, opts=child)
+        log_group = self.log_group = aws.cloudwatch.LogGroup(name, retention_in_days=args.log_retention_days, opts=child)
         role = aws.iam.Role(name, assume_role_policy=policy.lambda_trust(), opts=child)
         role_policy = aws.iam.RolePolicy(
             name,
@@ -64,11 +66,12 @@ class Worker(pulumi.ComponentResource):
             event_source_arn=args.queue_arn,
             function_name=self.function.arn,
             batch_size=args.batch_size,
+            maximum_batching_window_in_seconds=args.batching_window_seconds,
             function_response_types=["ReportBatchItemFailures"],
             scaling_config={"maximum_concurrency": args.maximum_concurrency},
             opts=child,
         )
-        alarms.above_zero(
+        alarms.above(
             f"{name}-errors",
             f"The {name} function raised errors.",
             "AWS/Lambda",

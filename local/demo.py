@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -15,7 +16,13 @@ from local.stack import LocalStack
 OUT = Path("demo-output")
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    argparse.ArgumentParser(
+        prog="python -m local.demo",
+        description="The whole pipeline on generated sample data: start the local stack, generate 3 branches of "
+        "flow logs under demo-output/sample/, upload them with --wait, export the busiest pair, print where every "
+        "artifact is, and stop the stack.",
+    ).parse_args(argv)
     started = time.monotonic()
     shutil.rmtree(OUT, ignore_errors=True)
     sample = OUT / "sample"

@@ -9,6 +9,7 @@ recorded only.
 
 from __future__ import annotations
 
+import json
 import runpy
 import secrets
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ import pulumi
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAM = ROOT / "__main__.py"
 ACCOUNT = "123456789012"
+PHYSICAL_NAME_INPUTS = ("name", "layerName", "namePrefix")
+"""Inputs that set a resource's physical name (a Glue table's is scoped by its database)."""
 
 
 @dataclass
@@ -33,6 +36,8 @@ class Function:
     code: dict[str, str]
     """archive path -> local file"""
     layers: list[str]
+    role: str = ""
+    """the execution role's ARN"""
 
 
 @dataclass
@@ -53,6 +58,21 @@ class Deployment:
     mappings: list[Mapping] = field(default_factory=list)
     queues: dict[str, str] = field(default_factory=dict)
     """queue ARN -> URL"""
+    explicit_names: list[tuple[str, str]] = field(default_factory=list)
+    """(type, name) of every physical name the program sets itself rather than leaving to Pulumi's autonaming"""
+    lifecycle: list[dict[str, Any]] = field(default_factory=list)
+    """The bucket's lifecycle rules, which moto does not apply: the local stack does (local.stack)."""
+
+
+def role_policies(deployment: Deployment) -> dict[str, dict[str, Any]]:
+    """Function name -> the policy document of its execution role, as the program declares it."""
+    role_ids = {state["arn"]: f"{name}-id" for typ, name, state in deployment.resources if typ == "aws:iam/role:Role"}
+    documents = {
+        state["role"]: json.loads(state["policy"])
+        for typ, _, state in deployment.resources
+        if typ == "aws:iam/rolePolicy:RolePolicy"
+    }
+    return {function.name: documents[role_ids[function.role]] for function in deployment.functions.values()}
 
 
 def _archive_files(archive: Any) -> dict[str, str]:
@@ -70,22 +90,32 @@ def _physical_name(name: str) -> str:
 class MotoDeployer(pulumi.runtime.Mocks):
     """Creates S3/SQS resources in moto as Pulumi declares them (DESIGN 7, "Local stack from the program")."""
 
-    def __init__(self, s3: Any, sqs: Any, region: str) -> None:
+    def __init__(self, s3: Any, sqs: Any, region: str, account: str = ACCOUNT) -> None:
+        self.account = account
         self.s3 = s3
         self.sqs = sqs
         self.region = region
         self.deployment = Deployment()
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        return {}, None
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        if args.token == "aws:index/getRegion:getRegion":
+            return {"name": self.region, "region": self.region, "id": self.region}, []
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            arn = f"arn:aws:iam::{self.account}:user/local"
+            return {"accountId": self.account, "arn": arn, "userId": "local", "id": self.account}, []
+        return {}, []
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         inputs = dict(args.inputs)
+        for field_name in (*PHYSICAL_NAME_INPUTS, *(("bucket",) if args.typ == "aws:s3/bucket:Bucket" else ())):
+            if isinstance(inputs.get(field_name), str):
+                scope = str(inputs.get("databaseName", ""))
+                self.deployment.explicit_names.append((args.typ, f"{scope}/{inputs[field_name]}"))
         handler = getattr(self, "_" + args.typ.split(":")[-1], None)
         if handler is not None:
             resource_id, outputs = handler(args.name, inputs)
         else:
-            arn = f"arn:aws:{args.typ.split(':')[1].split('/')[0]}:{self.region}:{ACCOUNT}:{args.name}"
+            arn = f"arn:aws:{args.typ.split(':')[1].split('/')[0]}:{self.region}:{self.account}:{args.name}"
             resource_id, outputs = f"{args.name}-id", {"arn": arn, "name": inputs.get("name", args.name)}
         state = {**inputs, **outputs}
         self.deployment.resources.append((args.typ, args.name, state))
@@ -112,6 +142,10 @@ class MotoDeployer(pulumi.runtime.Mocks):
                 "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": rule["sseAlgorithm"]}}]
             },
         )
+        return inputs["bucket"], {}
+
+    def _BucketLifecycleConfiguration(self, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        self.deployment.lifecycle = list(inputs.get("rules", []))
         return inputs["bucket"], {}
 
     def _BucketPublicAccessBlock(self, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -157,13 +191,13 @@ class MotoDeployer(pulumi.runtime.Mocks):
         return inputs["queueUrl"], {}
 
     def _LayerVersion(self, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        arn = f"arn:aws:lambda:{self.region}:{ACCOUNT}:layer:{inputs.get('layerName', name)}:1"
+        arn = f"arn:aws:lambda:{self.region}:{self.account}:layer:{inputs.get('layerName', name)}:1"
         self.deployment.layers[arn] = _archive_files(inputs.get("code"))
         return arn, {"arn": arn, "version": "1"}
 
     def _Function(self, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         function_name = inputs.get("name") or _physical_name(name)
-        arn = f"arn:aws:lambda:{self.region}:{ACCOUNT}:function:{function_name}"
+        arn = f"arn:aws:lambda:{self.region}:{self.account}:function:{function_name}"
         self.deployment.functions[arn] = Function(
             name=function_name,
             arn=arn,
@@ -173,6 +207,7 @@ class MotoDeployer(pulumi.runtime.Mocks):
             environment={k: str(v) for k, v in (inputs.get("environment") or {}).get("variables", {}).items()},
             code=_archive_files(inputs.get("code")),
             layers=list(inputs.get("layers", [])),
+            role=str(inputs.get("role", "")),
         )
         return function_name, {"arn": arn, "name": function_name}
 
@@ -189,11 +224,13 @@ class MotoDeployer(pulumi.runtime.Mocks):
         return _physical_name(name), {"uuid": name}
 
 
-def deploy(s3: Any, sqs: Any, region: str, config: dict[str, str] | None = None) -> Deployment:
+def deploy(
+    s3: Any, sqs: Any, region: str, config: dict[str, str] | None = None, stack: str = "local", account: str = ACCOUNT
+) -> Deployment:
     """Run the Pulumi program (__main__.py) against moto; returns what it declared and exported."""
-    deployer = MotoDeployer(s3, sqs, region)
+    deployer = MotoDeployer(s3, sqs, region, account)
     pulumi.runtime.set_all_config({f"iot-traffic-pipeline:{k}": v for k, v in (config or {}).items()})
-    pulumi.runtime.set_mocks(deployer, project="iot-traffic-pipeline", stack="local", preview=False)
+    pulumi.runtime.set_mocks(deployer, project="iot-traffic-pipeline", stack=stack, preview=False)
 
     exported: dict[str, Any] = {}
 

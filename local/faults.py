@@ -104,3 +104,31 @@ def install(faults: Faults, function_name: str, events: Any) -> None:
     events.register("before-call.*.*", before)
     if faults.failure_rate:
         events.register("after-call.*.*", after)
+
+
+TRACE_ENV = "IOT_LOCAL_TRACE"
+"""A folder: each execution environment appends the AWS calls its function makes (local.iam checks them)."""
+
+
+def call_record(function_name: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+    """What IAM looks at in one call: the operation, bucket and key or prefix, copy source, queue."""
+    record: dict[str, Any] = {"function": function_name, "operation": operation}
+    for name in ("Bucket", "Key", "Prefix", "QueueUrl", "VersionId"):
+        if params.get(name):
+            record[name] = params[name]
+    source = params.get("CopySource")
+    if isinstance(source, dict):
+        record["CopySource"] = {k: v for k, v in source.items() if k in ("Bucket", "Key", "VersionId")}
+    elif isinstance(source, str):
+        record["CopySource"] = {"Bucket": source.split("/", 1)[0], "Key": source.split("/", 1)[1].split("?")[0]}
+    return record
+
+
+def record_calls(folder: str, function_name: str, events: Any) -> None:
+    path = Path(folder) / f"calls-{function_name}-{os.getpid()}.jsonl"
+
+    def before(model: Any, params: dict[str, Any], **_: Any) -> None:
+        with path.open("a") as out:
+            out.write(json.dumps(call_record(function_name, model.name, params)) + "\n")
+
+    events.register("before-call.*.*", before)

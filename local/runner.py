@@ -174,12 +174,16 @@ def serve_environment(spec: dict[str, Any]) -> int:
     exit_with_parent()
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "w")
     sys.stdout = sys.stderr  # whatever the function prints goes to its log, not into the protocol
-    faults_spec = os.environ.get("IOT_LOCAL_FAULTS")
-    if faults_spec:
-        from faults import Faults, install  # beside this file: run as a script, its folder is on sys.path
+    faults_spec, trace = os.environ.get("IOT_LOCAL_FAULTS"), os.environ.get("IOT_LOCAL_TRACE")
+    if faults_spec or trace:
+        import faults  # beside this file: run as a script, its folder is on sys.path
 
         boto3.setup_default_session()
-        install(Faults.loads(faults_spec), spec["function_name"], boto3.DEFAULT_SESSION.events)  # type: ignore[attr-defined]
+        events = boto3.DEFAULT_SESSION.events  # type: ignore[attr-defined]
+        if trace:
+            faults.record_calls(trace, spec["function_name"], events)
+        if faults_spec:
+            faults.install(faults.Faults.loads(faults_spec), spec["function_name"], events)
     module_name, _, function = spec["handler"].rpartition(".")
     handler = getattr(importlib.import_module(module_name), function)
     answers.write('{"ready": true}\n')

@@ -163,7 +163,10 @@ def write_flows(
 ) -> None:
     """Write `rows` flows (plus `broken` broken rows) spread over `pairs` and `days`, timestamps ascending."""
     rng = random.Random(seed)
-    tails = [",".join(str(rng.randrange(0, 5000)) for _ in range(len(JAVA_HEADER) - 9)) for _ in range(16)]
+    # The columns after Tot Fwd Pkts: Tot Bwd Pkts first, Flow Pkts/s 12 further, both consistent with the
+    # duration (the reader decides the duration's unit from them); the rest is filler.
+    filler = [[str(rng.randrange(0, 5000)) for _ in range(len(JAVA_HEADER) - 9)] for _ in range(16)]
+    tails = [(int(values[0]) % 50, ",".join(values[1:12]), ",".join(values[13:])) for values in filler]
     out.write(("\ufeff" + ",".join(header_for(style)) + "\r\n").encode())
     broken_at = set(rng.sample(range(rows + broken), broken)) if broken else set()
     per_day = max(1, (rows + broken) // max(1, len(days)))
@@ -187,7 +190,9 @@ def write_flows(
                 fields[6] = "31/02/2022 10:00:00 AM"
             else:
                 fields = fields[:5]
-        lines.append(",".join(fields) + "," + tails[n % 16] + "\r\n")
+        backward, middle, rest = tails[n % 16]
+        rate = f"{(packets + backward) * 1e6 / duration:.9g}" if duration else "0"
+        lines.append(f"{','.join(fields)},{backward},{middle},{rate},{rest}\r\n")
         if len(lines) >= 4096:
             out.write("".join(lines).encode())
             lines.clear()
@@ -233,3 +238,23 @@ def demo_dataset(folder: Path, total_rows: int = 120_000, seed: int = 1) -> list
             write_sample_file(folder / branch / name, per_file, pairs, days, style=style, broken=3 + n, seed=seed + n)
         )
     return files
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m local.samples",
+        description="Write the demo's sample flow logs: FOLDER/<branch>/<file>.csv for the branches paris, berlin "
+        "and tokyo, 8 files in every header dialect, days that span files, a few broken rows.",
+    )
+    parser.add_argument("folder", metavar="FOLDER", type=Path)
+    parser.add_argument("--rows", type=int, default=120_000, help="flows in all (default: 120,000)")
+    args = parser.parse_args(argv)
+    files = demo_dataset(args.folder, args.rows)
+    print(f"wrote {len(files)} files, {sum(f.rows for f in files):,} flows, under {args.folder}/<branch>/")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

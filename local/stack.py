@@ -3,6 +3,7 @@ event source mapping, each running its function with exactly the environment and
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 import os
@@ -10,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +19,13 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from local import moto_fixes
-from local.deploy import Deployment, Function, deploy
+from local.deploy import Deployment, Function, deploy, role_policies
 from local.faults import ENV as FAULTS_ENV
+from local.faults import TRACE_ENV
 from local.faults import Faults
 
 REGION = "us-east-1"
+LIFECYCLE_DAY_SECONDS = 5.0
 RUNNER = Path(__file__).resolve().parent / "runner.py"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local"}
 
@@ -43,7 +47,9 @@ class LocalStack:
         duplicates: bool = False,
         function_logs: Path | None = None,
         faults: Faults | None = None,
+        trace: Path | None = None,
     ) -> None:
+        self.trace = trace
         self.duplicates = duplicates
         self.faults = faults or Faults()
         self.function_logs = function_logs
@@ -54,6 +60,8 @@ class LocalStack:
         self.endpoint = ""
         self.deployment = Deployment()
         self.processes: list[subprocess.Popen[str]] = []
+        self._stopping = threading.Event()
+        self._janitor: threading.Thread | None = None
         self._workdir = Path(tempfile.mkdtemp(prefix="iot-local-"))
         if self.faults.delays and not self.faults.counters:
             counters = self._workdir / "fault-counters"
@@ -71,6 +79,15 @@ class LocalStack:
         host, port = self.server.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
         self.deployment = deploy(self.client("s3"), self.client("sqs"), REGION, self.config)
+        if self.trace is not None:
+            self.trace.mkdir(parents=True, exist_ok=True)
+            queues = {url: arn for arn, url in self.deployment.queues.items()}
+            mappings = {
+                self.deployment.functions[m.function_arn].name: self.deployment.queues[m.queue_arn]
+                for m in self.deployment.mappings
+            }
+            manifest = {"policies": role_policies(self.deployment), "queues": queues, "mappings": mappings}
+            (self.trace / "policies.json").write_text(json.dumps(manifest, indent=1))
         for mapping in self.deployment.mappings:
             function = self.deployment.functions[mapping.function_arn]
             self.processes.append(
@@ -82,6 +99,8 @@ class LocalStack:
                     max(1, min(self.workers, mapping.maximum_concurrency)),
                 )
             )
+        self._janitor = threading.Thread(target=self._apply_lifecycle, daemon=True)
+        self._janitor.start()
         for process in self.processes:
             assert process.stdout is not None
             line = process.stdout.readline()
@@ -116,6 +135,8 @@ class LocalStack:
         env.update(function.environment)
         if self.faults.active:
             env[FAULTS_ENV] = self.faults.dumps()
+        if self.trace is not None:
+            env[TRACE_ENV] = str(self.trace)
         spec = {
             "handler": function.handler,
             "function_name": function.name,
@@ -143,7 +164,32 @@ class LocalStack:
             if logs is not None:
                 logs.close()
 
+    def _apply_lifecycle(self) -> None:
+        """moto keeps every version forever: expire noncurrent versions and lone delete markers as the
+        program's lifecycle rules say, a 'day' lasting LIFECYCLE_DAY_SECONDS here."""
+        s3 = self.client("s3")
+        bucket = self.deployment.outputs.get("bucket_name", "")
+        rules = [r for r in self.deployment.lifecycle if r.get("noncurrentVersionExpiration")]
+        while not self._stopping.wait(LIFECYCLE_DAY_SECONDS):
+            for rule in rules:
+                try:
+                    self._expire(s3, bucket, rule)
+                except Exception:  # the next round tries again; never take the stack down
+                    logging.getLogger("local.stack").exception("lifecycle round failed")
+
+    def _expire(self, s3: Any, bucket: str, rule: dict[str, Any]) -> None:
+        age = rule["noncurrentVersionExpiration"]["noncurrentDays"] * LIFECYCLE_DAY_SECONDS
+        now = datetime.datetime.now(datetime.UTC)
+        doomed = []
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=rule["filter"]["prefix"]):
+            for version in page.get("Versions", []):
+                if not version["IsLatest"] and (now - version["LastModified"]).total_seconds() > age:
+                    doomed.append({"Key": version["Key"], "VersionId": version["VersionId"]})
+        for start in range(0, len(doomed), 1000):
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": doomed[start : start + 1000], "Quiet": True})
+
     def stop(self) -> None:
+        self._stopping.set()
         for process in self.processes:
             process.terminate()
         for process in self.processes:

@@ -37,8 +37,8 @@ LOST_RACE = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "412"
 ABSENT = frozenset({"NoSuchKey", "404", "NotFound"})
 WRITE_ID = "write-id"
 UPDATE_ATTEMPTS = 12
-BACKOFF_BASE = 0.05
-BACKOFF_CAP = 2.0
+BACKOFF_BASE = 0.02
+BACKOFF_CAP = 0.5
 
 
 class Contention(Exception):
@@ -108,9 +108,14 @@ class Store:
         self.s3.delete_object(Bucket=self.bucket, Key=key)
 
     def keys(self, prefix: str) -> Iterator[str]:
+        for key, _ in self.etags(prefix):
+            yield key
+
+    def etags(self, prefix: str) -> Iterator[tuple[str, str]]:
+        """(key, ETag) of every object under the prefix, from listings (no object is read)."""
         for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
             for item in page.get("Contents", []):
-                yield item["Key"]
+                yield item["Key"], item["ETag"]
 
     def put_if(self, key: str, blob: Blob, etag: str | None) -> str | None:
         """Write over exactly the version we read (etag), or only if absent (None). Returns the new ETag,
@@ -169,11 +174,15 @@ class Store:
             if found is not None:
                 yield FileStatus.loads(found.body)
 
-    def raw_objects(self, prefix: str = layout.RAW_PREFIX) -> Iterator[tuple[str, str]]:
-        """(key, ETag) of every raw object waiting under the prefix."""
-        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
-            for item in page.get("Contents", []):
-                yield item["Key"], item["ETag"]
+    def changed_statuses(self, branch: str, seen: dict[str, str]) -> Iterator[FileStatus]:
+        """The status records of a branch whose ETag differs from `seen` (updated in place): one listing
+        and one read per change, so following many files costs little."""
+        for key, etag in self.etags(layout.status_prefix(branch)):
+            if seen.get(key) != etag:
+                found = self.get(key)
+                if found is not None:
+                    seen[key] = found.etag
+                    yield FileStatus.loads(found.body)
 
     def raw_versions(self, raw_key: str) -> list[str]:
         """Version ids of the raw object, newest first."""

@@ -25,11 +25,18 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `last` check what the others did (e.g. the AWS calls they caused): run them at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("last") is not None)
+
+
 class RunningStack:
     def __init__(self, outputs_file: Path, outputs: dict[str, Any]) -> None:
         self.outputs_file = outputs_file
         self.outputs = outputs
         self.bucket: str = outputs["bucket_name"]
+        self.trace = outputs_file.parent / "trace"
+        self.log = outputs_file.parent / "stack.log"
 
     def client(self, service: str) -> Any:
         return boto3.client(
@@ -43,8 +50,8 @@ class RunningStack:
 
 STACK_CONFIG = (
     # Short timeouts so retries and the DLQ (after 5 receives, 6 x timeout apart) take seconds, not hours.
-    "summarizeTimeout=1",
-    "consolidateTimeout=1",
+    "summarizeTimeout=5",
+    "consolidateTimeout=10",
     "summarizeMaxConcurrency=8",
     "consolidateMaxConcurrency=8",
 )
@@ -54,7 +61,11 @@ STACK_CONFIG = (
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     """`python -m local up` as a subprocess on a free port, 8 workers per mapping, every message delivered
     twice; stopped with SIGTERM at the end."""
-    outputs_file = tmp_path_factory.mktemp("stack") / "outputs.json"
+    yield from start_stack(tmp_path_factory.mktemp("stack"), STACK_CONFIG)
+
+
+def start_stack(folder: Path, config: tuple[str, ...], *extra: str) -> Iterator[RunningStack]:
+    outputs_file = folder / "outputs.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     process = subprocess.Popen(
         [
@@ -69,12 +80,16 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSta
             "--workers",
             "8",
             "--duplicate-deliveries",
-            *(f"--config={item}" for item in STACK_CONFIG),
+            "--exit-with-parent",
+            "--trace",
+            str(outputs_file.parent / "trace"),
+            *(f"--config={item}" for item in config),
+            *extra,
         ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=(outputs_file.parent / "stack.log").open("w"),  # the functions' JSON logs, for a failing test
     )
     try:
         deadline = time.monotonic() + 120

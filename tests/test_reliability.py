@@ -9,17 +9,18 @@ from pathlib import Path
 import pytest
 
 from clients import upload
+from core import layout
 from tests.conftest import RunningStack
 from tests.corpus import CORPUS, GOOD_ROW, HEADER
 
 
 def status(stack: RunningStack, key: str) -> dict[str, object]:
-    body = stack.client("s3").get_object(Bucket=stack.bucket, Key=f"status/{key[4:]}.json")["Body"].read()
+    body = stack.client("s3").get_object(Bucket=stack.bucket, Key=layout.status_key(key))["Body"].read()
     return dict(json.loads(body))
 
 
 def stats_of(stack: RunningStack, src: str) -> list[str]:
-    body = stack.client("s3").get_object(Bucket=stack.bucket, Key="consolidated/traffic_stats.csv")["Body"].read()
+    body = stack.client("s3").get_object(Bucket=stack.bucket, Key=layout.TRAFFIC_STATS_KEY)["Body"].read()
     return [line for line in body.decode().splitlines() if line.startswith(src + ",")]
 
 
@@ -39,7 +40,7 @@ def test_bad_files_get_their_outcome_and_block_nothing(
         record = status(local_stack, f"raw/corpus/{name}")
         if outcome == "rejected":
             assert record["state"] == "rejected" and str(expected) in str(record["reason"]), name
-            s3.head_object(Bucket=local_stack.bucket, Key=f"rejected/corpus/{name}")
+            s3.head_object(Bucket=local_stack.bucket, Key=layout.rejected_key(f"raw/corpus/{name}"))
         else:
             assert record["state"] == "consolidated" and record["skipped"] == expected, name
     assert stats_of(local_stack, "10.77.0.1") == ["10.77.0.1,10.0.0.2,1,100.0,0.0,3.0,0.0"]
@@ -55,8 +56,11 @@ def test_reupload_same_content_changes_nothing_new_content_replaces(local_stack:
     assert upload.main([str(folder), *common]) == 0
     before = stats_of(local_stack, "10.88.0.1")
     assert before == ["10.88.0.1,10.0.0.2,2,200.0,141.4213562373095,4.0,1.4142135623730951"]
+    # Identical bytes again: --wait follows this upload (its upload id), so it returns only once the second
+    # upload itself was summarized and consolidated; the numbers do not change.
+    generation = status(local_stack, "raw/reupload/log.csv")["generation"]
     assert upload.main([str(folder), *common]) == 0
-    time.sleep(3)  # the second upload's own notification is processed too
+    assert status(local_stack, "raw/reupload/log.csv")["generation"] > generation  # type: ignore[operator]
     assert stats_of(local_stack, "10.88.0.1") == before
     (folder / "log.csv").write_text(HEADER + day2)
     assert upload.main([str(folder), *common]) == 0
@@ -69,7 +73,7 @@ def test_poison_messages_reach_the_dlqs_after_max_receive_count(local_stack: Run
     outputs = local_stack.outputs
     sqs.send_message(QueueUrl=outputs["ingest_queue_url"], MessageBody="this is not an S3 notification")
     sqs.send_message(QueueUrl=outputs["consolidate_queue_url"], MessageBody='{"no": "key"}')
-    deadline = time.monotonic() + 150
+    deadline = time.monotonic() + 400  # 4 redeliveries, each after the visibility timeout (6 x function timeout)
     depths = {}
     while time.monotonic() < deadline:
         depths = {

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
+from pathlib import Path
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote_plus
@@ -12,6 +14,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from local.faults import call_record
 from storage.store import lambda_store
 
 
@@ -32,6 +35,26 @@ def s3_notification(key: str) -> dict[str, Any]:
     return {"Records": [{"eventName": "ObjectCreated:Put", "s3": {"object": {"key": quote_plus(key)}}}]}
 
 
+IN_PROCESS_CALLS: list[dict[str, Any]] = []
+"""Every AWS call the handlers made in these tests, with the function that made it (tests/test_iam.py)."""
+
+
+def _calling_function() -> str:
+    frame = sys._getframe()
+    while frame is not None:
+        name = Path(frame.f_code.co_filename)
+        if name.parent.name == "handlers" and name.stem in ("summarize", "consolidate"):
+            return name.stem
+        frame = frame.f_back  # type: ignore[assignment]
+    return ""
+
+
+def _record(model: Any, params: dict[str, Any], **_: Any) -> None:
+    function = _calling_function()
+    if function:
+        IN_PROCESS_CALLS.append(call_record(function, model.name, params))
+
+
 @contextlib.contextmanager
 def moto_bucket(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """A versioned bucket "data" and a consolidate queue on moto in-process, with the handlers'
@@ -44,6 +67,9 @@ def moto_bucket(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         url = boto3.client("sqs").create_queue(QueueName="consolidate")["QueueUrl"]
         monkeypatch.setenv("BUCKET_NAME", "data")
         monkeypatch.setenv("CONSOLIDATE_QUEUE_URL", url)
+        store = lambda_store("data")
+        for client in (store.s3, store.sqs):
+            client.meta.events.register("before-call.*.*", _record)
         try:
             yield s3
         finally:

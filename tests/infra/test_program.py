@@ -85,10 +85,18 @@ def test_each_handler_names_an_importable_callable(deployment: Deployment) -> No
         assert callable(getattr(importlib.import_module(module), name))
 
 
-def test_alarms_on_dlqs_and_function_errors_and_glue_projection(deployment: Deployment) -> None:
+def test_alarms_on_dlqs_backlog_age_function_errors_and_failed_records(deployment: Deployment) -> None:
     alarms = of_type(deployment, "cloudwatch/metricAlarm:MetricAlarm")
-    assert {a["metricName"] for a in alarms} == {"ApproximateNumberOfMessagesVisible", "Errors"}
-    assert len(alarms) == 4 and all(a["alarmActions"] for a in alarms)
+    assert {a["metricName"] for a in alarms} == {
+        "ApproximateNumberOfMessagesVisible",
+        "ApproximateAgeOfOldestMessage",
+        "Errors",
+        "summarize-failed-records",
+        "consolidate-failed-records",
+    }
+    assert len(alarms) == 8 and all(a["alarmActions"] for a in alarms)
+    filters = of_type(deployment, "cloudwatch/logMetricFilter:LogMetricFilter")
+    assert len(filters) == 2 and all(f["pattern"] == '{ $.outcome = "failed" }' for f in filters)
     (table,) = of_type(deployment, "glue/catalogTable:CatalogTable")
     assert table["parameters"]["projection.enabled"] == "true"
     assert table["parameters"]["storage.location.template"].endswith("/summaries/dt=${dt}/")
@@ -103,3 +111,56 @@ def test_no_literal_account_region_or_bucket_in_the_program() -> None:
             r"\b(us|eu|ap|sa|ca|me|af)-(east|west|north|south|central|northeast|southeast)-\d\b", text
         ), path
         assert 'bucket="' not in text and "bucket='" not in text, path
+
+
+def deploy_stack(stack: str, config: dict[str, str] | None = None) -> Deployment:
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="eu-west-3", aws_access_key_id="t", aws_secret_access_key="t")
+        sqs = boto3.client("sqs", region_name="eu-west-3", aws_access_key_id="t", aws_secret_access_key="t")
+        return deploy(s3, sqs, "eu-west-3", config, stack=stack, account="210987654321")
+
+
+def test_two_stacks_in_one_account_share_no_physical_name() -> None:
+    dev, prod = deploy_stack("dev"), deploy_stack("prod")
+    assert dev.explicit_names and not set(dev.explicit_names) & set(prod.explicit_names)
+    assert dev.outputs["glue_database"] != prod.outputs["glue_database"]
+    assert dev.outputs["region"] == "eu-west-3"
+
+
+def test_roles_that_read_objects_see_404s_and_the_queue_policy_pins_the_account(deployment: Deployment) -> None:
+    bucket_arn = f"arn:aws:s3:::{deployment.outputs['bucket_name']}"
+    for inputs in of_type(deployment, "iam/rolePolicy:RolePolicy"):
+        statements = json.loads(inputs["policy"])["Statement"]
+        assert any(
+            "s3:ListBucket" in s["Action"] and s["Resource"] == bucket_arn and "Condition" not in s for s in statements
+        )
+    (queue_policy,) = of_type(deployment, "sqs/queuePolicy:QueuePolicy")
+    condition = json.loads(queue_policy["policy"])["Statement"][0]["Condition"]
+    assert condition["StringEquals"] == {"aws:SourceAccount": "123456789012"}
+
+
+def test_every_rewritten_prefix_expires_noncurrent_versions(deployment: Deployment) -> None:
+    expiring = {
+        rule["filter"]["prefix"] for rule in deployment.lifecycle if rule.get("noncurrentVersionExpiration")
+    }
+    assert {"raw/", "status/", "summaries/", "consolidated/"} <= expiring
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "allowed"),
+    [
+        ("summarizeMaxConcurrency", "1", "2 to 1000"),
+        ("logRetentionDays", "31", "30, 60"),
+        ("consolidateTimeout", "901", "1 to 900"),
+        ("athenaStartDate", "soon", "yyyy-mm-dd"),
+    ],
+)
+def test_config_that_aws_would_refuse_fails_before_any_resource(key: str, value: str, allowed: str) -> None:
+    with pytest.raises(Exception, match=f"config {key}={value}: .*{allowed}"):
+        deploy_stack("bad", {key: value})
+
+
+def test_a_large_consolidate_batch_gets_a_batching_window() -> None:
+    deployment = deploy_stack("batch", {"consolidateBatchSize": "1000"})
+    (mapping,) = [m for typ, _, m in deployment.resources if typ.endswith("EventSourceMapping") and m["batchSize"] == 1000]
+    assert mapping["maximumBatchingWindowInSeconds"] >= 1
