@@ -65,7 +65,10 @@ ingest_policy = aws.sqs.QueuePolicy(
                     "Action": "sqs:SendMessage",
                     "Resource": arns[0],
                     # A bucket ARN carries no account: pin the bucket owner too, as AWS advises.
-                    "Condition": {"ArnEquals": {"aws:SourceArn": arns[1]}, "StringEquals": {"aws:SourceAccount": account}},
+                    "Condition": {
+                        "ArnEquals": {"aws:SourceArn": arns[1]},
+                        "StringEquals": {"aws:SourceAccount": account},
+                    },
                 }
             ]
         )
@@ -155,7 +158,9 @@ consolidator = Worker(
 )
 for worker in (summarize, consolidator):
     failed_records_alarm(worker, alarm_topic_arn)
-analytics = SummariesTable("iot-traffic", data.bucket.bucket, database_name=prefix, start_date=settings.athena_start_date)
+analytics = SummariesTable(
+    "iot-traffic", data.bucket.bucket, database_name=prefix, start_date=settings.athena_start_date
+)
 
 pulumi.export("bucket_name", data.bucket.bucket)
 pulumi.export("region", region)

@@ -45,6 +45,6 @@ def demo(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
-    """Benchmarks side by side (core vs naive vs pandas vs DuckDB); writes docs/benchmarks.md."""
+    """Benchmarks side by side (core vs naive vs pandas vs DuckDB); `-- --output docs/benchmarks.md` to publish."""
     install(session, "bench")
     session.run("python", "-m", "local.bench", *session.posargs)

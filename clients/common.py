@@ -133,7 +133,7 @@ class Stack:
             options["region_name"] = self.region
         if self.local:
             options.update(LOCAL_CREDENTIALS)
-        return boto3.client(service, **options)
+        return boto3.client(service, **options)  # type: ignore[call-overload]  # service is "s3" or "sqs"
 
     def s3(self) -> S3Client:
         client: S3Client = self.client("s3")
@@ -160,7 +160,9 @@ class Stack:
             )
             raise Failure(f"cannot reach {where}: {type(exc).__name__}; {hint}", EXIT_UNREACHABLE) from None
         except NoCredentialsError:
-            raise Failure("no AWS credentials found (configure them, or use the local stack)", EXIT_UNREACHABLE) from None
+            raise Failure(
+                "no AWS credentials found (configure them, or use the local stack)", EXIT_UNREACHABLE
+            ) from None
         except NoRegionError:
             raise Failure("no AWS region: the stack outputs carry none; set AWS_REGION", EXIT_UNREACHABLE) from None
         except ClientError as exc:

@@ -46,9 +46,10 @@ def outliers(days: Days, stats: PairStats) -> list[str]:
     beyond = []
     for date in sorted(days):
         counts = days[date]
-        if (stats.std_flow_duration and abs(counts.duration - stats.avg_flow_duration) > OUTLIER_SIGMAS * stats.std_flow_duration) or (
-            stats.std_fwd_pkts and abs(counts.packets - stats.avg_fwd_pkts) > OUTLIER_SIGMAS * stats.std_fwd_pkts
-        ):
+        if (
+            stats.std_flow_duration
+            and abs(counts.duration - stats.avg_flow_duration) > OUTLIER_SIGMAS * stats.std_flow_duration
+        ) or (stats.std_fwd_pkts and abs(counts.packets - stats.avg_fwd_pkts) > OUTLIER_SIGMAS * stats.std_fwd_pkts):
             beyond.append(date)
     return beyond
 

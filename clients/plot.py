@@ -6,6 +6,7 @@ matplotlib is an optional extra (`pip install -e '.[plot]'`); it is imported onl
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from pathlib import Path
 
 from core.stats import Days, Pair, PairStats
@@ -32,8 +33,13 @@ def draw(path: Path, pair: Pair, days: Days, stats: PairStats, unusual: list[str
     span = (datetime.date.fromisoformat(last) - start).days + 1
     calendar = [start + datetime.timedelta(days=n) for n in range(span)]
     scale, unit = _duration_scale(max(counts.duration for counts in days.values()))
-    metrics = (
-        (f"Flow duration per day ({unit})", lambda iso: days[iso].duration / scale, stats.avg_flow_duration / scale, stats.std_flow_duration / scale),
+    metrics: tuple[tuple[str, Callable[[str], float], float, float], ...] = (
+        (
+            f"Flow duration per day ({unit})",
+            lambda iso: days[iso].duration / scale,
+            stats.avg_flow_duration / scale,
+            stats.std_flow_duration / scale,
+        ),
         ("Forward packets per day", lambda iso: float(days[iso].packets), stats.avg_fwd_pkts, stats.std_fwd_pkts),
     )
     figure, axes = plt.subplots(2, 1, figsize=(10, 7), sharex=True, constrained_layout=True)
@@ -52,8 +58,8 @@ def draw(path: Path, pair: Pair, days: Days, stats: PairStats, unusual: list[str
         ax.legend(loc="upper left", fontsize="small")
         ax.grid(alpha=0.3)
     axes[-1].set_xlabel("day")
-    axes[-1].xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=12))
-    axes[-1].xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
+    axes[-1].xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=12))  # type: ignore[no-untyped-call]
+    axes[-1].xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))  # type: ignore[no-untyped-call]
     figure.suptitle(f"{pair[0]} → {pair[1]}: {stats.count} day(s), {first} to {last}")
     figure.autofmt_xdate()
     figure.savefig(path, dpi=110)

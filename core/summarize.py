@@ -10,8 +10,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from core.flows import FileSummary, RejectedFile, summarize_stream
 from core.counts import Totals, add_into
+from core.flows import FileSummary, RejectedFile, summarize_stream
 from core.summary import write_summary
 
 EXIT_REJECTED = 2

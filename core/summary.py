@@ -35,6 +35,9 @@ def read_summary(lines: Iterable[str]) -> Totals:
     totals: Totals = {}
     add_into(
         totals,
-        ((Key(date, src, dst), Counts(int(duration), int(packets), int(flows))) for date, src, dst, duration, packets, flows in (row for row in reader if row)),
+        (
+            (Key(date, src, dst), Counts(int(duration), int(packets), int(flows)))
+            for date, src, dst, duration, packets, flows in (row for row in reader if row)
+        ),
     )
     return totals

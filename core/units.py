@@ -95,9 +95,7 @@ def _split(line: bytes) -> list[bytes]:
     return [value.encode() for value in row]
 
 
-def decide_unit(
-    lines: Iterable[bytes], duration: int, fwd_pkts: int, columns: Mapping[str, int]
-) -> UnitDecision:
+def decide_unit(lines: Iterable[bytes], duration: int, fwd_pkts: int, columns: Mapping[str, int]) -> UnitDecision:
     checks: list[tuple[int, ...]] = []
     if BWD_PKTS in columns and PKT_RATE in columns:
         checks.append((fwd_pkts, columns[BWD_PKTS], columns[PKT_RATE]))

@@ -39,7 +39,9 @@ def process_batch(event: dict[str, Any], record_handler: Callable[[SqsRecord], N
             failures.append({"itemIdentifier": record["messageId"]})
         except Exception:
             # outcome "failed" feeds the failed-records alarm (infra.alarms): Lambda does not count these as Errors.
-            logger.exception("record %s failed; it will be retried", record.get("messageId"), extra={"outcome": "failed"})
+            logger.exception(
+                "record %s failed; it will be retried", record.get("messageId"), extra={"outcome": "failed"}
+            )
             failures.append({"itemIdentifier": record["messageId"]})
     return {"batchItemFailures": failures}
 

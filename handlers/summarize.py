@@ -109,18 +109,15 @@ def summarize_object(store: Store, settings: Settings, raw_key: str, lease_secon
             finish(store, settings, status)
         return status
 
-    response = store.s3.get_object(Bucket=store.bucket, Key=raw_key, **_version(upload))
     summary: FileSummary | None = None
     reason = ""
-    with response["Body"] as body:
+    with store.open_version(raw_key, upload.version_id) as body:
         try:
             summary = summarize_stream(body)
         except RejectedFile as exc:
             reason = str(exc)
     if summary is None:
-        store.s3.copy(
-            {"Bucket": store.bucket, "Key": raw_key, **_version(upload)}, store.bucket, layout.rejected_key(raw_key)
-        )
+        store.copy_version(raw_key, upload.version_id, layout.rejected_key(raw_key))
 
     def commit(previous: FileStatus | None) -> FileStatus:
         if previous is None or previous.lease_token != token:
@@ -162,10 +159,6 @@ def summarize_object(store: Store, settings: Settings, raw_key: str, lease_secon
         seconds=round(time.monotonic() - started, 3),
     )
     return released
-
-
-def _version(upload: Upload) -> dict[str, str]:
-    return {"VersionId": upload.version_id} if upload.version_id and upload.version_id != "null" else {}
 
 
 def publish(store: Store, status: FileStatus, summary: FileSummary | None) -> None:

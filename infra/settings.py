@@ -12,7 +12,30 @@ from typing import Final
 
 import pulumi
 
-LOG_RETENTION_DAYS: Final = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+LOG_RETENTION_DAYS: Final = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
 """The values CloudWatch Logs accepts for a log group's retention."""
 VISIBILITY_PER_TIMEOUT: Final = 6
 """Lambda refuses an SQS mapping whose queue visibility timeout is below the function timeout; AWS advises 6x."""

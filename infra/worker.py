@@ -37,7 +37,9 @@ class Worker(pulumi.ComponentResource):
         super().__init__("iot:pipeline:Worker", name, None, opts)
         self.name = name
         child = pulumi.ResourceOptions(parent=self)
-        log_group = self.log_group = aws.cloudwatch.LogGroup(name, retention_in_days=args.log_retention_days, opts=child)
+        log_group = self.log_group = aws.cloudwatch.LogGroup(
+            name, retention_in_days=args.log_retention_days, opts=child
+        )
         role = aws.iam.Role(name, assume_role_policy=policy.lambda_trust(), opts=child)
         role_policy = aws.iam.RolePolicy(
             name,

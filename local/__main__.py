@@ -99,10 +99,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=float,
         default=0.0,
         metavar="P",
-        help="chaos: fail this share of the functions' AWS calls, half before the request and half after it took effect",
+        help="chaos: fail this share of the functions' AWS calls (half before the request, half after it took effect)",
     )
     up.add_argument(
-        "--latency", type=float, default=0.0, metavar="S", help="chaos: add up to S seconds to every AWS call of the functions"
+        "--latency",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="chaos: add up to S seconds to every AWS call of the functions",
     )
     up.add_argument(
         "--delay",

@@ -265,7 +265,9 @@ class Poller:
                     continue
                 self.duplicated.add(message["MessageId"])
             attributes = {DUPLICATE: {"DataType": "String", "StringValue": message["MessageId"]}}
-            self.sqs.send_message(QueueUrl=self.spec["queue_url"], MessageBody=message["Body"], MessageAttributes=attributes)
+            self.sqs.send_message(
+                QueueUrl=self.spec["queue_url"], MessageBody=message["Body"], MessageAttributes=attributes
+            )
 
 
 def main(argv: list[str]) -> int:

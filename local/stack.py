@@ -21,8 +21,7 @@ from moto.server import ThreadedMotoServer
 from local import moto_fixes
 from local.deploy import Deployment, Function, deploy, role_policies
 from local.faults import ENV as FAULTS_ENV
-from local.faults import TRACE_ENV
-from local.faults import Faults
+from local.faults import TRACE_ENV, Faults
 
 REGION = "us-east-1"
 LIFECYCLE_DAY_SECONDS = 5.0

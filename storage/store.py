@@ -29,6 +29,7 @@ from core.stats import Days
 from core.status import FileStatus
 
 if TYPE_CHECKING:
+    from botocore.response import StreamingBody
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
 
@@ -89,7 +90,9 @@ class Store:
                 return None
             raise
         with response["Body"] as body:
-            return Blob(body.read(), response["ETag"], dict(response.get("Metadata", {})), response.get("VersionId", ""))
+            return Blob(
+                body.read(), response["ETag"], dict(response.get("Metadata", {})), response.get("VersionId", "")
+            )
 
     def head(self, key: str) -> Blob | None:
         """The object's ETag and metadata without its body, or None."""
@@ -122,11 +125,16 @@ class Store:
         or None when a concurrent writer won. A 412 on botocore's retry of our own successful write
         is recognised by its write-id."""
         write_id = uuid.uuid4().hex
-        condition: dict[str, str] = {"IfMatch": etag} if etag is not None else {"IfNoneMatch": "*"}
+        metadata = {**blob.metadata, WRITE_ID: write_id}
         try:
-            response = self.s3.put_object(
-                Bucket=self.bucket, Key=key, Body=blob.body, Metadata={**blob.metadata, WRITE_ID: write_id}, **condition
-            )
+            if etag is None:
+                response = self.s3.put_object(
+                    Bucket=self.bucket, Key=key, Body=blob.body, Metadata=metadata, IfNoneMatch="*"
+                )
+            else:
+                response = self.s3.put_object(
+                    Bucket=self.bucket, Key=key, Body=blob.body, Metadata=metadata, IfMatch=etag
+                )
         except ClientError as exc:
             if error_code(exc) not in LOST_RACE:
                 raise
@@ -155,7 +163,9 @@ class Store:
         found = self.get(layout.status_key(raw_key))
         return FileStatus.loads(found.body) if found is not None else None
 
-    def update_status(self, raw_key: str, change: Callable[[FileStatus | None], FileStatus | None]) -> FileStatus | None:
+    def update_status(
+        self, raw_key: str, change: Callable[[FileStatus | None], FileStatus | None]
+    ) -> FileStatus | None:
         """update() on the file's status record; returns the record written, or None if left alone."""
         written: list[FileStatus] = []
 
@@ -191,6 +201,19 @@ class Store:
             entries.extend(entry for entry in page.get("Versions", []) if entry["Key"] == raw_key)
         return [entry["VersionId"] for entry in sorted(entries, key=lambda e: e["LastModified"], reverse=True)]
 
+    def open_version(self, key: str, version_id: str) -> StreamingBody:
+        """A stream of one version of an object ("" or "null": the current one, in an unversioned bucket)."""
+        if version_id and version_id != "null":
+            return self.s3.get_object(Bucket=self.bucket, Key=key, VersionId=version_id)["Body"]
+        return self.s3.get_object(Bucket=self.bucket, Key=key)["Body"]
+
+    def copy_version(self, key: str, version_id: str, target: str) -> None:
+        """A managed copy (multipart above 8 MB) of one version of an object to another key."""
+        source: dict[str, str] = {"Bucket": self.bucket, "Key": key}
+        if version_id and version_id != "null":
+            source["VersionId"] = version_id
+        self.s3.copy(source, self.bucket, target)  # type: ignore[arg-type]
+
     def pair_days(self, src: str, dst: str) -> Days | None:
         """A pair's daily totals: one object, whatever the history."""
         found = self.get(layout.shard_key(layout.shard_of(src, dst)))
@@ -219,7 +242,7 @@ def check_sdk(s3: S3Client) -> None:
         f"{operation}.{name}"
         for operation, names in REQUIRED_PARAMETERS.items()
         for name in names
-        if name not in model.operation_model(operation).input_shape.members
+        if name not in getattr(model.operation_model(operation).input_shape, "members", {})
     ]
     if missing:
         raise OutdatedSdk(

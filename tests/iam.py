@@ -45,7 +45,10 @@ def requests(call: Mapping[str, Any], queue_arns: Mapping[str, str]) -> list[Req
     if operation == "CopyObject":
         source = call["CopySource"]
         action = "s3:GetObjectVersion" if "VersionId" in source else "s3:GetObject"
-        return [Request(action, _object(source["Bucket"], source["Key"])), Request("s3:PutObject", _object(bucket, call["Key"]))]
+        return [
+            Request(action, _object(source["Bucket"], source["Key"])),
+            Request("s3:PutObject", _object(bucket, call["Key"])),
+        ]
     if operation in ("ListObjectsV2", "ListObjectVersions"):
         action = "s3:ListBucket" if operation == "ListObjectsV2" else "s3:ListBucketVersions"
         context = (("s3:prefix", call["Prefix"]),) if "Prefix" in call else ()

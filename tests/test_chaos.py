@@ -21,7 +21,12 @@ from local.naive import daily_totals, stats_lines
 from local.samples import device_pairs, write_sample_file
 from tests.conftest import RunningStack, start_stack
 
-CHAOS_CONFIG = ("summarizeTimeout=5", "consolidateTimeout=10", "summarizeMaxConcurrency=8", "consolidateMaxConcurrency=8")
+CHAOS_CONFIG = (
+    "summarizeTimeout=5",
+    "consolidateTimeout=10",
+    "summarizeMaxConcurrency=8",
+    "consolidateMaxConcurrency=8",
+)
 HELD_IP = "10.250.2.1"
 """A pair of version 2 of the first name: the publication of its summary outlives the function timeout, once."""
 

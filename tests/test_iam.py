@@ -9,7 +9,6 @@ own queue calls added. These tests run after all the others, so they see every c
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -24,12 +23,23 @@ from tests.handlers.conftest import IN_PROCESS_CALLS
 from tests.iam import denied
 
 pytestmark = pytest.mark.last
-OPERATIONS = {"HeadObject", "GetObject", "PutObject", "DeleteObject", "CopyObject", "ListObjectsV2", "ListObjectVersions", "SendMessage"}
+OPERATIONS = {
+    "HeadObject",
+    "GetObject",
+    "PutObject",
+    "DeleteObject",
+    "CopyObject",
+    "ListObjectsV2",
+    "ListObjectVersions",
+    "SendMessage",
+}
 
 
 def stack_calls(stack: RunningStack) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     manifest = json.loads((stack.trace / "policies.json").read_text())
-    calls = [json.loads(line) for path in sorted(stack.trace.glob("calls-*.jsonl")) for line in path.read_text().splitlines()]
+    calls = [
+        json.loads(line) for path in sorted(stack.trace.glob("calls-*.jsonl")) for line in path.read_text().splitlines()
+    ]
     for function, queue_url in manifest["mappings"].items():
         for operation in ("ReceiveMessage", "DeleteMessageBatch", "GetQueueAttributes"):
             calls.append({"function": function, "operation": operation, "QueueUrl": queue_url})
@@ -37,7 +47,9 @@ def stack_calls(stack: RunningStack) -> tuple[list[dict[str, Any]], dict[str, An
 
 
 @pytest.fixture(scope="module")
-def traced(local_stack: RunningStack, tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def traced(
+    local_stack: RunningStack, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Whatever else ran, make the functions take every path once: a good file, a rejected one, a re-upload."""
     folder = tmp_path_factory.mktemp("iam") / "iam"
     folder.mkdir()
@@ -49,19 +61,26 @@ def traced(local_stack: RunningStack, tmp_path_factory: pytest.TempPathFactory) 
     return stack_calls(local_stack)
 
 
-def test_every_call_on_the_local_stack_is_allowed_by_its_role(traced: tuple[list[dict[str, Any]], dict[str, Any]]) -> None:
+def test_every_call_on_the_local_stack_is_allowed_by_its_role(
+    traced: tuple[list[dict[str, Any]], dict[str, Any]],
+) -> None:
     calls, manifest = traced
-    assert OPERATIONS <= {call["operation"] for call in calls}
+    assert {call["operation"] for call in calls} >= OPERATIONS
     assert denied(calls, manifest["policies"], manifest["queues"]) == []
 
 
-def test_removing_any_grant_denies_a_call_the_functions_make(traced: tuple[list[dict[str, Any]], dict[str, Any]]) -> None:
+def test_removing_any_grant_denies_a_call_the_functions_make(
+    traced: tuple[list[dict[str, Any]], dict[str, Any]],
+) -> None:
     calls, manifest = traced
     for function, policy in manifest["policies"].items():
         for n, statement in enumerate(policy["Statement"]):
             if any(action.startswith("logs:") for action in statement["Action"]):
                 continue  # the functions' own log writes are not AWS SDK calls of the handlers
-            without = {**manifest["policies"], function: {**policy, "Statement": policy["Statement"][:n] + policy["Statement"][n + 1 :]}}
+            without = {
+                **manifest["policies"],
+                function: {**policy, "Statement": policy["Statement"][:n] + policy["Statement"][n + 1 :]},
+            }
             assert denied(calls, without, manifest["queues"]), f"{function} does not need {statement}"
 
 
@@ -74,18 +93,31 @@ def test_every_call_of_the_handler_tests_is_allowed() -> None:
         deployment = deploy(s3, sqs, "us-east-1")
     text = json.dumps(role_policies(deployment))
     text = text.replace(deployment.outputs["bucket_name"], "data")
-    consolidate_arn = next(arn for arn, url in deployment.queues.items() if url == deployment.outputs["consolidate_queue_url"])
+    consolidate_arn = next(
+        arn for arn, url in deployment.queues.items() if url == deployment.outputs["consolidate_queue_url"]
+    )
     text = text.replace(consolidate_arn, "arn:aws:sqs:us-east-1:123456789012:consolidate")
     policies = {name.rsplit("-", 1)[0]: policy for name, policy in json.loads(text).items()}
-    queues = {call["QueueUrl"]: "arn:aws:sqs:us-east-1:123456789012:consolidate" for call in IN_PROCESS_CALLS if "QueueUrl" in call}
+    queues = {
+        call["QueueUrl"]: "arn:aws:sqs:us-east-1:123456789012:consolidate"
+        for call in IN_PROCESS_CALLS
+        if "QueueUrl" in call
+    }
     assert {"HeadObject", "GetObject", "PutObject", "SendMessage"} <= {call["operation"] for call in IN_PROCESS_CALLS}
     assert denied(IN_PROCESS_CALLS, policies, queues) == []
 
 
 def test_a_missing_list_bucket_grant_is_what_turns_404_into_403() -> None:
     call = {"function": "f", "operation": "HeadObject", "Bucket": "b", "Key": "status/x.json"}
-    prefixed = {"Statement": [
-        {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::b/status/*"]},
-        {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": "arn:aws:s3:::b", "Condition": {"StringLike": {"s3:prefix": ["status/*"]}}},
-    ]}
+    prefixed = {
+        "Statement": [
+            {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::b/status/*"]},
+            {
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket"],
+                "Resource": "arn:aws:s3:::b",
+                "Condition": {"StringLike": {"s3:prefix": ["status/*"]}},
+            },
+        ]
+    }
     assert denied([call], {"f": prefixed}, {}) == ["f: HeadObject needs s3:ListBucket on arn:aws:s3:::b"]

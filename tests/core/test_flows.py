@@ -70,7 +70,11 @@ def test_python_port_durations_in_microseconds_under_the_same_header() -> None:
     ("rows", "evidence"),
     [
         ("10.0.0.1,10.0.0.2,2022-12-01 10:00:00,0,0,1,0\n", "no row with a positive rate"),
-        ("10.0.0.1,10.0.0.2,2022-12-01 10:00:00,0.5,8.0,3,1\n" * 5 + "10.0.0.1,10.0.0.2,2022-12-01 10:00:00,500000,8.0,3,1\n" * 5, "disagree"),
+        (
+            "10.0.0.1,10.0.0.2,2022-12-01 10:00:00,0.5,8.0,3,1\n" * 5
+            + "10.0.0.1,10.0.0.2,2022-12-01 10:00:00,500000,8.0,3,1\n" * 5,
+            "disagree",
+        ),
     ],
 )
 def test_missing_or_contradictory_evidence_falls_back_to_microseconds(rows: str, evidence: str) -> None:
@@ -250,8 +254,15 @@ def test_every_row_is_accounted_for_whatever_the_quotes(lines: list[str]) -> Non
 @given(
     st.one_of(
         st.binary(max_size=3000),
-        st.builds(lambda head, tail: head + tail, st.sampled_from([HEADER.encode(), b"\x1f\x8b", b"\xef\xbb\xbf"]), st.binary(max_size=3000)),
-        st.builds(lambda rows: (HEADER + "".join(rows)).encode("utf-8", "surrogatepass"), st.lists(st.text(max_size=80), max_size=20)),
+        st.builds(
+            lambda head, tail: head + tail,
+            st.sampled_from([HEADER.encode(), b"\x1f\x8b", b"\xef\xbb\xbf"]),
+            st.binary(max_size=3000),
+        ),
+        st.builds(
+            lambda rows: (HEADER + "".join(rows)).encode("utf-8", "surrogatepass"),
+            st.lists(st.text(max_size=80), max_size=20),
+        ),
     )
 )
 def test_no_bytes_make_the_reader_raise_anything_but_a_rejection(data: bytes) -> None:

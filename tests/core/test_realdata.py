@@ -91,7 +91,9 @@ def independent_totals(path: Path) -> tuple[dict[tuple[str, str, str], tuple[int
     return totals, len(rows) - 1
 
 
-def summarize_cli(path: Path) -> tuple[subprocess.CompletedProcess[str], dict[tuple[str, str, str], tuple[int, int, int]]]:
+def summarize_cli(
+    path: Path,
+) -> tuple[subprocess.CompletedProcess[str], dict[tuple[str, str, str], tuple[int, int, int]]]:
     done = subprocess.run(
         [sys.executable, "-m", "core.summarize", str(path)], cwd=ROOT, capture_output=True, text=True, check=False
     )
@@ -117,4 +119,3 @@ def test_real_file_gives_the_daily_totals_of_an_independent_reading(path: Path) 
     read, kept, skipped = (int(group) for group in counts.groups())
     assert read == data_lines and read == kept + skipped
     assert kept == sum(flows for _, _, flows in expected.values())
-

@@ -10,9 +10,9 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from core.counts import Counts, Key, merged
 from core.flows import summarize_stream
 from core.stats import by_pair, pair_stats, write_export, write_traffic_stats
-from core.counts import Counts, Key, merged
 from core.summary import read_summary, write_summary
 
 CORE = Path(__file__).resolve().parents[2] / "core"

@@ -20,8 +20,8 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from handlers import consolidate, summarize
-from storage.store import lambda_store
 from local.moto_fixes import apply as atomic_moto_puts
+from storage.store import lambda_store
 from tests.handlers.conftest import FakeContext, moto_bucket, s3_notification, sqs_event
 
 FILES = {

@@ -140,9 +140,7 @@ def test_roles_that_read_objects_see_404s_and_the_queue_policy_pins_the_account(
 
 
 def test_every_rewritten_prefix_expires_noncurrent_versions(deployment: Deployment) -> None:
-    expiring = {
-        rule["filter"]["prefix"] for rule in deployment.lifecycle if rule.get("noncurrentVersionExpiration")
-    }
+    expiring = {rule["filter"]["prefix"] for rule in deployment.lifecycle if rule.get("noncurrentVersionExpiration")}
     assert {"raw/", "status/", "summaries/", "consolidated/"} <= expiring
 
 
@@ -162,5 +160,7 @@ def test_config_that_aws_would_refuse_fails_before_any_resource(key: str, value:
 
 def test_a_large_consolidate_batch_gets_a_batching_window() -> None:
     deployment = deploy_stack("batch", {"consolidateBatchSize": "1000"})
-    (mapping,) = [m for typ, _, m in deployment.resources if typ.endswith("EventSourceMapping") and m["batchSize"] == 1000]
+    (mapping,) = [
+        m for typ, _, m in deployment.resources if typ.endswith("EventSourceMapping") and m["batchSize"] == 1000
+    ]
     assert mapping["maximumBatchingWindowInSeconds"] >= 1
