@@ -24,7 +24,7 @@ from typing import Final, Protocol
 
 from core.counts import Counts, Key, Totals
 from core.timestamps import parse_date, parse_day, valid_time_bytes
-from core.units import MICROSECONDS, SECONDS, UnitDecision, decide_unit, evidence_columns
+from core.units import MICROSECONDS, SECONDS, UnitDecision, decide_unit, evidence_columns, find_columns
 
 SRC_IP: Final = "src_ip"
 DST_IP: Final = "dst_ip"
@@ -74,6 +74,8 @@ _MAX_DIGITS_BEFORE_POINT: Final = 20
 _NEAR_INTEGER: Final = decimal.Decimal("1e-6")
 QUOTED_RECORD_MAX_LINES: Final = 64
 """A quoted field may span lines; a quote still open after this many lines never closes."""
+MAX_HEADER_BYTES: Final = 1 << 20
+"""CICFlowMeter headers are about 1.5 KB; a first line over 1 MiB is not one (and would be slow to split)."""
 EVIDENCE_LINES: Final = 512
 """Data lines read ahead to decide the duration unit before the hot loop."""
 _SNIFF_BYTES: Final = 1 << 16
@@ -136,6 +138,8 @@ def _decode(raw: bytes) -> str:
 
 def _header_problem(line: bytes) -> str | None:
     """Why a first line is not a header at all, before looking for columns."""
+    if len(line) > MAX_HEADER_BYTES:
+        return f"not a flow CSV header: the first line is {len(line):,} bytes long (a header is a few KB)"
     if line.startswith((b"\xff\xfe", b"\xfe\xff")) or (line[1:40:2].count(0) > 10 and line[:40:2].count(0) < 5):
         return "the file is UTF-16 encoded; flow CSVs must be UTF-8"
     text = line.rstrip(b"\r\n")
@@ -153,17 +157,14 @@ def _split_header(line: bytes) -> list[str]:
 
 
 def _looks_like_data(header: list[str]) -> bool:
-    ips = sum(1 for name in header if _normalize_ip(name.encode("utf-8", "replace")) is not None)
-    numbers = sum(1 for name in header if name.strip().replace(".", "", 1).isdigit())
-    return ips >= 1 and ips + numbers >= len(header) // 3
+    first = header[:200]
+    ips = sum(1 for name in first if _normalize_ip(name.encode("utf-8", "replace")) is not None)
+    numbers = sum(1 for name in first if name.strip().replace(".", "", 1).isdigit())
+    return ips >= 1 and ips + numbers >= len(first) // 3
 
 
 def _column_indexes(header: list[str]) -> dict[str, int]:
-    indexes: dict[str, int] = {}
-    for position, name in enumerate(header):
-        canonical = SPELLINGS.get(name.strip().lower())
-        if canonical is not None and canonical not in indexes:
-            indexes[canonical] = position
+    indexes = find_columns(header, SPELLINGS)
     missing = [DISPLAY_NAMES[name] for name in REQUIRED if name not in indexes]
     if missing:
         if not indexes and _looks_like_data(header):

@@ -55,13 +55,18 @@ class UnitDecision(NamedTuple):
     """Why, in words, for the status record and the CLI report."""
 
 
-def evidence_columns(header: Iterable[str]) -> dict[str, int]:
+def find_columns(header: Iterable[str], spellings: Mapping[str, str]) -> dict[str, int]:
+    """Canonical name -> position of its first column, matching names case- and space-insensitively."""
     columns: dict[str, int] = {}
     for position, name in enumerate(header):
-        canonical = EVIDENCE_SPELLINGS.get(name.strip().lower())
+        canonical = spellings.get(name.strip().lower())
         if canonical is not None and canonical not in columns:
             columns[canonical] = position
     return columns
+
+
+def evidence_columns(header: Iterable[str]) -> dict[str, int]:
+    return find_columns(header, EVIDENCE_SPELLINGS)
 
 
 def _number(fields: list[bytes], index: int) -> float | None:

@@ -86,12 +86,15 @@ def install(faults: Faults, function_name: str, events: Any) -> None:
     chance = random.Random()
     delays = [d for d in faults.delays if function_name.startswith(d.function)]
 
-    def before(model: Any, params: dict[str, Any], **_: Any) -> None:
+    def hold(model: Any, params: dict[str, Any], **_: Any) -> None:
+        # before-parameter-build sees the API parameters (Key, Body), before-call only the HTTP request.
         body = params.get("Body")
         text = f"{params.get('Key', '')} {body.decode('utf-8', 'replace') if isinstance(body, bytes) else ''}"
         for delay in delays:
             if delay.operation == model.name and delay.match in text and _take(delay, faults.counters):
                 time.sleep(delay.seconds)
+
+    def before(model: Any, **_: Any) -> None:
         if faults.max_latency:
             time.sleep(chance.uniform(0, faults.max_latency))
         if chance.random() < faults.failure_rate / 2:
@@ -101,6 +104,8 @@ def install(faults: Faults, function_name: str, events: Any) -> None:
         if chance.random() < faults.failure_rate / 2:
             raise InjectedFault(endpoint_url=f"injected failure after {model.name} took effect")
 
+    if delays:
+        events.register("before-parameter-build.*.*", hold)
     events.register("before-call.*.*", before)
     if faults.failure_rate:
         events.register("after-call.*.*", after)
@@ -131,4 +136,4 @@ def record_calls(folder: str, function_name: str, events: Any) -> None:
         with path.open("a") as out:
             out.write(json.dumps(call_record(function_name, model.name, params)) + "\n")
 
-    events.register("before-call.*.*", before)
+    events.register("before-parameter-build.*.*", before)

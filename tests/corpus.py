@@ -43,7 +43,8 @@ CORPUS: dict[str, tuple[Callable[[], bytes], str, str | dict[str, int]]] = {
         {"unclosed_quote": 1},
     ),
     "truncated.csv.gz": (lambda: gzip.compress(_rows() * 200)[:300], "rejected", "truncated or corrupt gzip"),
-    "one-10MB-line.csv": (lambda: b"x," * 5_000_000, "rejected", "missing required column"),
+    "one-10MB-line.csv": (lambda: b"x," * 5_000_000, "rejected", "not a flow CSV header"),
+    "5MB-data-line.csv": (lambda: _rows("9" * 5_000_000 + "\n"), "skipped", {"missing_field": 1}),
     "non-utf8-bytes.csv": (
         lambda: (
             HEADER.encode()

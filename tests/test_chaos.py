@@ -28,7 +28,7 @@ CHAOS_CONFIG = (
     "consolidateMaxConcurrency=8",
 )
 HELD_IP = "10.250.2.1"
-"""A pair of version 2 of the first name: the publication of its summary outlives the function timeout, once."""
+"""A pair of the last version of the first name: publishing its summary outlives the function timeout, once."""
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +46,7 @@ def chaos_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSta
 
 def version(folder: Path, name: str, v: int, n: int) -> None:
     pairs = device_pairs(200 + 10 * n + v, 4)
-    if (n, v) == (0, 2):
+    if (n, v) == (0, 3):
         pairs = [(HELD_IP, "8.8.4.4"), *pairs]
     day = datetime.date(2024, 5, 1) + datetime.timedelta(days=v + n)
     write_sample_file(folder / name, 200, pairs, [day, day + datetime.timedelta(days=1)], seed=100 * n + v)

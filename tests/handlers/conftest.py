@@ -69,7 +69,7 @@ def moto_bucket(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         monkeypatch.setenv("CONSOLIDATE_QUEUE_URL", url)
         store = lambda_store("data")
         for client in (store.s3, store.sqs):
-            client.meta.events.register("before-call.*.*", _record)
+            client.meta.events.register("before-parameter-build.*.*", _record)
         try:
             yield s3
         finally:
