@@ -94,7 +94,8 @@ def summarize_statements(arns: Sequence[str]) -> list[policy.Statement]:
             ["s3:GetObject", "s3:GetObjectVersion", "s3:DeleteObject", "s3:DeleteObjectVersion"],
             [RAW_PREFIX],
         ),
-        policy.objects(bucket, ["s3:PutObject"], [REJECTED_PREFIX]),
+        # Copying a large rejected file is a multipart copy, aborted if it fails.
+        policy.objects(bucket, ["s3:PutObject", "s3:AbortMultipartUpload"], [REJECTED_PREFIX]),
         policy.objects(bucket, ["s3:GetObject", "s3:PutObject"], [STATUS_PREFIX]),
         policy.objects(bucket, ["s3:PutObject", "s3:DeleteObject"], [SUMMARIES_PREFIX]),
         policy.see_missing_objects(bucket),

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from core import layout
 from local.naive import daily_totals
 from local.samples import device_pairs, write_flows, write_sample_file
 
@@ -187,7 +188,7 @@ def bench_s3_streaming(work: Path, megabytes: int) -> list[str]:
         rows = megabytes * 1_000_000 // 460
         days = [START + datetime.timedelta(days=n) for n in range(4)]
         write_sample_file(path, rows, device_pairs(6, 400), days, seed=11)
-        s3.upload_file(str(path), "bench", "raw/big/big.csv")
+        s3.upload_file(str(path), "bench", layout.raw_key("big", "big.csv"))
         size = path.stat().st_size / 1e6
         path.unlink()
         scratch = work / "tmp"
@@ -206,7 +207,7 @@ def bench_s3_streaming(work: Path, megabytes: int) -> list[str]:
         code = (
             "from handlers.config import summarize_settings; from handlers.summarize import summarize_object;"
             "from storage.store import lambda_store; settings = summarize_settings();"
-            "s = summarize_object(lambda_store(settings.bucket), settings, 'raw/big/big.csv', 600);"
+            f"s = summarize_object(lambda_store(settings.bucket), settings, {layout.raw_key('big', 'big.csv')!r}, 600);"
             "assert s is not None and s.rows_kept > 0"
         )
         started = time.perf_counter()
@@ -253,7 +254,7 @@ def bench_history(work: Path, small: int, large: int, runs: int) -> list[str]:
             day = [START + datetime.timedelta(days=n)]
             buffer = io.BytesIO()
             write_flows(buffer, 1500, pairs, day, seed=n)
-            key = f"raw/site/{n:05d}.csv"
+            key = layout.raw_key("site", f"{n:05d}.csv")
             store = lambda_store(bucket)
             store.s3.put_object(Bucket=bucket, Key=key, Body=buffer.getvalue())
             summarize_object(store, Settings(bucket, queue, True), key, 600)

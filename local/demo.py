@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from clients import export, upload
+from core import layout
 from local.samples import demo_dataset
 from local.stack import LocalStack
 
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         for branch in sorted(p for p in sample.iterdir() if p.is_dir()):
             status |= upload.main([str(branch), "--wait", "--timeout", "120", *common])
         s3 = stack.client("s3")
-        stats = s3.get_object(Bucket=stack.outputs["bucket_name"], Key="consolidated/traffic_stats.csv")
+        stats = s3.get_object(Bucket=stack.outputs["bucket_name"], Key=layout.TRAFFIC_STATS_KEY)
         rows = [line.split(",") for line in stats["Body"].read().decode().splitlines()[1:]]
         busiest = max(rows, key=lambda row: (float(row[3]), row[0], row[1]))
         target = OUT / f"export_{busiest[0]}_{busiest[1]}.csv"
@@ -50,7 +51,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  export of busiest pair {target}")
         print(f"  stack outputs          {outputs_file}")
         print(f"  Lambda logs (JSON)     {function_logs}")
-        print(f"  in the bucket          s3://{stack.outputs['bucket_name']}/summaries/dt=*/, consolidated/, status/")
+        bucket = stack.outputs["bucket_name"]
+        print(
+            f"  in the bucket          s3://{bucket}/{layout.SUMMARIES_PREFIX}, "
+            f"{layout.CONSOLIDATED_PREFIX}, {layout.STATUS_PREFIX}"
+        )
     print(f"demo finished in {time.monotonic() - started:.1f}s")
     return status
 

@@ -125,7 +125,9 @@ def call_record(function_name: str, operation: str, params: dict[str, Any]) -> d
     if isinstance(source, dict):
         record["CopySource"] = {k: v for k, v in source.items() if k in ("Bucket", "Key", "VersionId")}
     elif isinstance(source, str):
-        record["CopySource"] = {"Bucket": source.split("/", 1)[0], "Key": source.split("/", 1)[1].split("?")[0]}
+        path, _, query = source.partition("?versionId=")
+        bucket, _, key = path.partition("/")
+        record["CopySource"] = {"Bucket": bucket, "Key": key, **({"VersionId": query} if query else {})}
     return record
 
 

@@ -38,11 +38,13 @@ def requests(call: Mapping[str, Any], queue_arns: Mapping[str, str]) -> list[Req
     if operation in ("GetObject", "HeadObject"):
         read = Request("s3:GetObjectVersion" if versioned else "s3:GetObject", _object(bucket, call["Key"]))
         return [read] if versioned else [read, Request("s3:ListBucket", f"arn:aws:s3:::{bucket}")]
-    if operation == "PutObject":
+    if operation in ("PutObject", "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload"):
         return [Request("s3:PutObject", _object(bucket, call["Key"]))]
+    if operation == "AbortMultipartUpload":
+        return [Request("s3:AbortMultipartUpload", _object(bucket, call["Key"]))]
     if operation == "DeleteObject":
         return [Request("s3:DeleteObjectVersion" if versioned else "s3:DeleteObject", _object(bucket, call["Key"]))]
-    if operation == "CopyObject":
+    if operation in ("CopyObject", "UploadPartCopy"):
         source = call["CopySource"]
         action = "s3:GetObjectVersion" if "VersionId" in source else "s3:GetObject"
         return [

@@ -127,3 +127,13 @@ def test_status_filters_by_branch_and_state(
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("raw/filtered/bad.csv: rejected: missing required column(s)")
     assert lines[1] == "1 file(s)"
+
+
+def test_clients_take_bucket_and_region_from_the_outputs_alone(
+    local_stack: RunningStack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "IOT_BUCKET", "AWS_CONFIG_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    assert status.main(["--outputs", str(local_stack.outputs_file)]) == 0
+    assert f"using local stack ({local_stack.outputs_file})" in capsys.readouterr().err

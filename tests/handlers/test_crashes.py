@@ -19,6 +19,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
+from core import layout
 from handlers import consolidate, summarize
 from local.moto_fixes import apply as atomic_moto_puts
 from storage.store import lambda_store
@@ -88,17 +89,17 @@ def drain(url: str) -> list[dict[str, Any]]:
 
 
 def stats(s3: Any) -> list[str]:
-    return s3.get_object(Bucket="data", Key="consolidated/traffic_stats.csv")["Body"].read().decode().splitlines()[1:]
+    return s3.get_object(Bucket="data", Key=layout.TRAFFIC_STATS_KEY)["Body"].read().decode().splitlines()[1:]
 
 
 def raw_safe(s3: Any) -> None:
     """A raw object is gone only if its summary and status exist."""
     for key in FILES:
         if "Contents" not in s3.list_objects_v2(Bucket="data", Prefix=key):
-            status = json.loads(s3.get_object(Bucket="data", Key=f"status/{key[4:]}.json")["Body"].read())
+            status = json.loads(s3.get_object(Bucket="data", Key=layout.status_key(key))["Body"].read())
             assert status["state"] in ("summarized", "consolidated")
             for date in status["dates"]:
-                s3.head_object(Bucket="data", Key=f"summaries/dt={date}/{status['source']}.csv")
+                s3.head_object(Bucket="data", Key=layout.summary_key(date, status["source"]))
 
 
 def summarize_all() -> dict[str, Any]:
@@ -148,7 +149,7 @@ def test_crash_at_every_call_of_consolidate_then_redelivery(aws_env: None, monke
             assert consolidate_all(messages + messages) == {"batchItemFailures": []}, fail_at
             assert stats(s3) == EXPECTED, (fail_at, injector.failed)
             states = [
-                json.loads(s3.get_object(Bucket="data", Key=f"status/{k[4:]}.json")["Body"].read())["state"]
+                json.loads(s3.get_object(Bucket="data", Key=layout.status_key(k))["Body"].read())["state"]
                 for k in FILES
             ]
             assert states == ["consolidated", "consolidated"], fail_at
@@ -166,7 +167,7 @@ def test_conditional_write_conflicts_are_retried_like_lost_races(
         def conflict_once_per_key(params: dict[str, Any], **_: Any) -> None:
             key = params["Key"]
             if (
-                key.startswith("consolidated/")
+                key.startswith(layout.CONSOLIDATED_PREFIX)
                 and key not in conflicts
                 and ("IfMatch" in params or "IfNoneMatch" in params)
             ):
@@ -176,5 +177,5 @@ def test_conditional_write_conflicts_are_retried_like_lost_races(
         lambda_store("data").s3.meta.events.register("before-parameter-build.s3.PutObject", conflict_once_per_key)
         summarize_all()
         assert consolidate_all(drain(url)) == {"batchItemFailures": []}
-        assert "consolidated/traffic_stats.csv" in conflicts and len(conflicts) > 3
+        assert layout.TRAFFIC_STATS_KEY in conflicts and len(conflicts) > 3
         assert stats(s3) == EXPECTED

@@ -7,6 +7,7 @@ from typing import Any
 
 import boto3
 
+from core import layout
 from core.status import FileStatus
 from handlers import consolidate, summarize
 from tests.handlers.conftest import FakeContext, s3_notification, sqs_event
@@ -22,7 +23,7 @@ def consolidate_messages() -> list[dict[str, Any]]:
 
 
 def status_of(s3: Any, key: str) -> FileStatus:
-    return FileStatus.loads(s3.get_object(Bucket="data", Key="status/" + key[4:] + ".json")["Body"].read())
+    return FileStatus.loads(s3.get_object(Bucket="data", Key=layout.status_key(key))["Body"].read())
 
 
 def test_summarize_then_consolidate_happy_path_with_an_encoded_key(bucket: Any) -> None:
@@ -35,7 +36,7 @@ def test_summarize_then_consolidate_happy_path_with_an_encoded_key(bucket: Any) 
     messages = consolidate_messages()
     assert messages == [{"key": key}]
     assert consolidate.handler(sqs_event(*messages), FakeContext()) == {"batchItemFailures": []}
-    stats = bucket.get_object(Bucket="data", Key="consolidated/traffic_stats.csv")["Body"].read().decode()
+    stats = bucket.get_object(Bucket="data", Key=layout.TRAFFIC_STATS_KEY)["Body"].read().decode()
     assert stats.splitlines()[1] == "10.0.0.1,8.8.8.8,1,100.0,0.0,3.0,0.0"
     assert status_of(bucket, key).state == "consolidated"
 
@@ -70,7 +71,7 @@ def test_duplicate_deliveries_change_nothing(bucket: Any) -> None:
     messages = consolidate_messages()
     consolidate.handler(sqs_event(*messages, *messages), FakeContext())
     consolidate.handler(sqs_event(*messages), FakeContext())
-    stats = bucket.get_object(Bucket="data", Key="consolidated/traffic_stats.csv")["Body"].read().decode()
+    stats = bucket.get_object(Bucket="data", Key=layout.TRAFFIC_STATS_KEY)["Body"].read().decode()
     assert stats.splitlines()[1:] == ["10.0.0.1,8.8.8.8,1,100.0,0.0,3.0,0.0"]
 
 
@@ -80,10 +81,10 @@ def test_reupload_under_the_same_name_replaces_the_contribution(bucket: Any) -> 
         bucket.put_object(Bucket="data", Key=key, Body=body)
         summarize.handler(sqs_event(s3_notification(key)), FakeContext())
         consolidate.handler(sqs_event(*consolidate_messages()), FakeContext())
-    stats = bucket.get_object(Bucket="data", Key="consolidated/traffic_stats.csv")["Body"].read().decode()
+    stats = bucket.get_object(Bucket="data", Key=layout.TRAFFIC_STATS_KEY)["Body"].read().decode()
     assert stats.splitlines()[1:] == ["10.0.0.1,8.8.8.8,1,40.0,0.0,1.0,0.0"]
-    keys = [o["Key"] for o in bucket.list_objects_v2(Bucket="data", Prefix="summaries/")["Contents"]]
-    assert len(keys) == 1 and keys[0].startswith("summaries/dt=2022-12-02/")
+    keys = [o["Key"] for o in bucket.list_objects_v2(Bucket="data", Prefix=layout.SUMMARIES_PREFIX)["Contents"]]
+    assert len(keys) == 1 and keys[0] == layout.summary_key("2022-12-02", layout.source_id(key))
 
 
 def test_one_structured_log_record_per_file(bucket: Any, caplog: Any) -> None:

@@ -12,6 +12,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from core import layout
 from local.deploy import Deployment, deploy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,7 +100,7 @@ def test_alarms_on_dlqs_backlog_age_function_errors_and_failed_records(deploymen
     assert len(filters) == 2 and all(f["pattern"] == '{ $.outcome = "failed" }' for f in filters)
     (table,) = of_type(deployment, "glue/catalogTable:CatalogTable")
     assert table["parameters"]["projection.enabled"] == "true"
-    assert table["parameters"]["storage.location.template"].endswith("/summaries/dt=${dt}/")
+    assert table["parameters"]["storage.location.template"].endswith(f"/{layout.SUMMARIES_PREFIX}dt=${{dt}}/")
 
 
 def test_no_literal_account_region_or_bucket_in_the_program() -> None:
@@ -141,7 +142,8 @@ def test_roles_that_read_objects_see_404s_and_the_queue_policy_pins_the_account(
 
 def test_every_rewritten_prefix_expires_noncurrent_versions(deployment: Deployment) -> None:
     expiring = {rule["filter"]["prefix"] for rule in deployment.lifecycle if rule.get("noncurrentVersionExpiration")}
-    assert {"raw/", "status/", "summaries/", "consolidated/"} <= expiring
+    prefixes = {layout.RAW_PREFIX, layout.STATUS_PREFIX, layout.SUMMARIES_PREFIX, layout.CONSOLIDATED_PREFIX}
+    assert prefixes <= expiring
 
 
 @pytest.mark.parametrize(
