@@ -7,6 +7,7 @@ and the table reports medians and ratios, so that a noisy machine affects them a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import io
 import json
@@ -280,7 +281,8 @@ def bench_history(work: Path, small: int, large: int, runs: int) -> list[str]:
         target = str(work / "export.csv")
 
         def run_export(bucket: str) -> None:
-            assert export.main([src, dst, "--bucket", bucket, "-o", target, "--outputs", "none"]) == 0
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                assert export.main([src, dst, "--bucket", bucket, "-o", target, "--outputs", "none"]) == 0
 
         export_medians = median_of(runs, {str(c): (lambda b=b: run_export(b)) for c, b in buckets.items()})
         consolidation: dict[str, list[float]] = {str(c): [] for c in buckets}
@@ -318,11 +320,12 @@ def bench_end_to_end(work: Path, files: int, rows: int) -> list[str]:
     for n in range(files):
         days = [START + datetime.timedelta(days=n + d) for d in range(2)]
         write_sample_file(folder / f"f{n:02d}.csv", rows, device_pairs(9, 200), days, seed=n)
-    with LocalStack(workers=4) as stack:
+    with LocalStack(workers=4, function_logs=work / "function-logs.jsonl") as stack:
         outputs = work / "outputs.json"
         outputs.write_text(json.dumps(stack.outputs))
         started = time.perf_counter()
-        code = upload.main([str(folder), "--wait", "--quiet", "--timeout", "900", "--outputs", str(outputs)])
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            code = upload.main([str(folder), "--wait", "--quiet", "--timeout", "900", "--outputs", str(outputs)])
         seconds = time.perf_counter() - started
     assert code == 0, "end-to-end upload --wait failed"
     flows = files * rows
