@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import ipaddress
 
 import pytest
 from hypothesis import given, settings
@@ -14,6 +15,7 @@ from core.flows import (
     MISSING_FIELD,
     NEGATIVE_NUMBER,
     RejectedFile,
+    _normalize_ip,
     summarize_stream,
 )
 from core.timestamps import valid_time, valid_time_bytes
@@ -272,3 +274,19 @@ def test_no_bytes_make_the_reader_raise_anything_but_a_rejection(data: bytes) ->
         assert str(exc)
     else:
         assert summary.rows_read == summary.rows_kept + sum(summary.skipped.values())
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.one_of(
+        st.lists(st.integers(0, 300).map(str), min_size=3, max_size=5).map(".".join),
+        st.lists(st.text("0123456789 x", max_size=4), min_size=4, max_size=4).map(".".join),
+        st.text("0123456789.:abcdef ", max_size=20),
+    )
+)
+def test_the_ipv4_fast_path_agrees_with_ipaddress(text: str) -> None:
+    try:
+        expected: str | None = str(ipaddress.ip_address(text.strip()))
+    except ValueError:
+        expected = None
+    assert _normalize_ip(text.encode()) == expected
