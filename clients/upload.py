@@ -74,7 +74,7 @@ def wait(store: Store, branch: str, files: list[Uploaded], timeout: float, progr
     deadline = time.monotonic() + timeout
     failures = 0
     while pending:
-        for status in store.changed_statuses(branch, etags):
+        for status in store.changed_statuses(layout.status_prefix(branch), etags):
             file = pending.get(status.key)
             if file is None or status.upload_id != file.upload_id:
                 continue

@@ -94,7 +94,8 @@ def summarize_object(store: Store, settings: Settings, raw_key: str, lease_secon
     token = uuid.uuid4().hex
 
     def take_lease(previous: FileStatus | None) -> FileStatus | None:
-        previous = previous or FileStatus.new(raw_key)
+        nonlocal status
+        status = previous = previous or FileStatus.new(raw_key)
         now = time.time()
         if previous.leased(now) and previous.lease_token != token:
             raise Busy(f"{raw_key} is being summarized by another invocation")
@@ -102,11 +103,9 @@ def summarize_object(store: Store, settings: Settings, raw_key: str, lease_secon
             return None
         return replace(previous, lease_until=now + lease_seconds, lease_token=token, updated_at=_now())
 
-    claimed = store.update_status(raw_key, take_lease)
-    if claimed is None:
-        status = store.load_status(raw_key)
-        if status is not None:
-            finish(store, settings, status)
+    if store.update_status(raw_key, take_lease) is None:
+        assert status is not None  # published by another invocation since we looked: finish it
+        finish(store, settings, status)
         return status
 
     summary: FileSummary | None = None
@@ -177,7 +176,7 @@ def finish(store: Store, settings: Settings, status: FileStatus) -> None:
     if status.consolidated_generation < status.generation:
         store.send(settings.consolidate_queue_url, {"key": status.key})
     if settings.delete_raw or status.state == REJECTED:
-        delete_versions(store, status.key, status.version_id, status.etag)
+        store.delete_through(status.key, status.version_id, status.etag)
 
 
 def _next_status(previous: FileStatus, summary: FileSummary | None, reason: str, upload: Upload) -> FileStatus:
@@ -204,19 +203,3 @@ def _next_status(previous: FileStatus, summary: FileSummary | None, reason: str,
         unit_evidence=summary.unit.evidence if summary else "",
         updated_at=_now(),
     )
-
-
-def delete_versions(store: Store, raw_key: str, version_id: str, etag: str) -> None:
-    """Delete the version we summarized and every older one, oldest first; never a newer upload."""
-    if not version_id or version_id == "null":
-        try:
-            store.s3.delete_object(Bucket=store.bucket, Key=raw_key, IfMatch=etag)
-        except store.s3.exceptions.ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") not in ("PreconditionFailed", "412", "NoSuchKey", "404"):
-                raise
-        return
-    versions = store.raw_versions(raw_key)
-    if version_id not in versions:
-        return
-    for version in reversed(versions[versions.index(version_id) :]):
-        store.s3.delete_object(Bucket=store.bucket, Key=raw_key, VersionId=version)

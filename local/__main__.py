@@ -14,15 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from local.faults import Delay, Faults
+from local.parentwatch import exit_with_parent
 from local.stack import LocalStack
 
 DEFAULT_OUTPUTS = "local-outputs.json"
-
-
-def _watch_parent(parent: int, stopped: threading.Event) -> None:
-    while not stopped.wait(0.5):
-        if os.getppid() != parent:
-            stopped.set()
 
 
 STARTUP_SECONDS = 120
@@ -148,8 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, lambda *_: stopped.set())
     if args.exit_with_parent:
-        parent = os.getppid()
-        threading.Thread(target=lambda: _watch_parent(parent, stopped), daemon=True).start()
+        exit_with_parent()
     config = dict(item.split("=", 1) for item in args.config if "=" in item)
     if len(config) != len(args.config):
         parser.error("--config takes KEY=VALUE")

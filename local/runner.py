@@ -28,6 +28,7 @@ import uuid
 from typing import Any
 
 import boto3
+from parentwatch import exit_with_parent  # beside this file: run as a script, its folder is on sys.path
 
 
 class LambdaJsonFormatter(logging.Formatter):
@@ -87,18 +88,6 @@ def lambda_event(messages: list[dict[str, Any]], queue_arn: str, region: str) ->
             for m in messages
         ]
     }
-
-
-def exit_with_parent() -> None:
-    """A watchdog thread: when the process that started us is gone, so are we (and our children)."""
-    parent = os.getppid()
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os.kill(os.getpid(), signal.SIGTERM)
-
-    threading.Thread(target=watch, daemon=True).start()
 
 
 class Environment:

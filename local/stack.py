@@ -164,8 +164,8 @@ class LocalStack:
                 logs.close()
 
     def _apply_lifecycle(self) -> None:
-        """moto keeps every version forever: expire noncurrent versions and lone delete markers as the
-        program's lifecycle rules say, a 'day' lasting LIFECYCLE_DAY_SECONDS here."""
+        """moto keeps every version forever: expire noncurrent versions as the program's lifecycle rules
+        say, a 'day' lasting LIFECYCLE_DAY_SECONDS here (expired delete markers are left: they hold no data)."""
         s3 = self.client("s3")
         bucket = self.deployment.outputs.get("bucket_name", "")
         rules = [r for r in self.deployment.lifecycle if r.get("noncurrentVersionExpiration")]

@@ -63,6 +63,11 @@ class Blob:
     version_id: str = ""
 
 
+def _versioned(version_id: str) -> bool:
+    """S3 answers VersionId "null" (or none) for an object of an unversioned bucket."""
+    return bool(version_id) and version_id != "null"
+
+
 Change = Callable[[Blob | None], Blob | None]
 """Given the current object (None: absent), the object to write, or None to leave it as it is."""
 
@@ -80,11 +85,10 @@ class Store:
             raise RuntimeError("this store was made without a queue client")
         return self._sqs
 
-    def get(self, key: str, version_id: str | None = None) -> Blob | None:
-        """The object (or one version of it), or None if it does not exist."""
-        extra: dict[str, Any] = {"VersionId": version_id} if version_id else {}
+    def get(self, key: str) -> Blob | None:
+        """The object, or None if it does not exist."""
         try:
-            response = self.s3.get_object(Bucket=self.bucket, Key=key, **extra)
+            response = self.s3.get_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
             if error_code(exc) in ABSENT:
                 return None
@@ -179,40 +183,53 @@ class Store:
         return written[0] if self.update(layout.status_key(raw_key), on_record) is not None else None
 
     def statuses(self) -> Iterator[FileStatus]:
-        for key in self.keys(layout.STATUS_PREFIX):
-            found = self.get(key)
-            if found is not None:
-                yield FileStatus.loads(found.body)
+        return self.changed_statuses(layout.STATUS_PREFIX, {})
 
-    def changed_statuses(self, branch: str, seen: dict[str, str]) -> Iterator[FileStatus]:
-        """The status records of a branch whose ETag differs from `seen` (updated in place): one listing
-        and one read per change, so following many files costs little."""
-        for key, etag in self.etags(layout.status_prefix(branch)):
+    def changed_statuses(self, prefix: str, seen: dict[str, str]) -> Iterator[FileStatus]:
+        """The status records under the prefix whose ETag differs from `seen` (updated in place): one
+        listing and one read per change, so following many files costs little."""
+        for key, etag in self.etags(prefix):
             if seen.get(key) != etag:
                 found = self.get(key)
                 if found is not None:
                     seen[key] = found.etag
                     yield FileStatus.loads(found.body)
 
-    def raw_versions(self, raw_key: str) -> list[str]:
-        """Version ids of the raw object, newest first."""
+    def versions(self, key: str) -> list[str]:
+        """Version ids of the object, newest first."""
         entries: list[Any] = []
-        for page in self.s3.get_paginator("list_object_versions").paginate(Bucket=self.bucket, Prefix=raw_key):
-            entries.extend(entry for entry in page.get("Versions", []) if entry["Key"] == raw_key)
+        for page in self.s3.get_paginator("list_object_versions").paginate(Bucket=self.bucket, Prefix=key):
+            entries.extend(entry for entry in page.get("Versions", []) if entry["Key"] == key)
         return [entry["VersionId"] for entry in sorted(entries, key=lambda e: e["LastModified"], reverse=True)]
 
     def open_version(self, key: str, version_id: str) -> StreamingBody:
-        """A stream of one version of an object ("" or "null": the current one, in an unversioned bucket)."""
-        if version_id and version_id != "null":
+        """A stream of one version of an object (the current one in an unversioned bucket)."""
+        if _versioned(version_id):
             return self.s3.get_object(Bucket=self.bucket, Key=key, VersionId=version_id)["Body"]
         return self.s3.get_object(Bucket=self.bucket, Key=key)["Body"]
 
     def copy_version(self, key: str, version_id: str, target: str) -> None:
         """A managed copy (multipart above 8 MB) of one version of an object to another key."""
         source: dict[str, str] = {"Bucket": self.bucket, "Key": key}
-        if version_id and version_id != "null":
+        if _versioned(version_id):
             source["VersionId"] = version_id
         self.s3.copy(source, self.bucket, target)  # type: ignore[arg-type]
+
+    def delete_through(self, key: str, version_id: str, etag: str) -> None:
+        """Delete this version of the object and every older one, oldest first; never a newer upload.
+        In an unversioned bucket: delete the object only if it is still the one with this ETag."""
+        if not _versioned(version_id):
+            try:
+                self.s3.delete_object(Bucket=self.bucket, Key=key, IfMatch=etag)
+            except ClientError as exc:
+                if error_code(exc) not in LOST_RACE | ABSENT:
+                    raise
+            return
+        versions = self.versions(key)
+        if version_id not in versions:
+            return
+        for version in reversed(versions[versions.index(version_id) :]):
+            self.s3.delete_object(Bucket=self.bucket, Key=key, VersionId=version)
 
     def pair_days(self, src: str, dst: str) -> Days | None:
         """A pair's daily totals: one object, whatever the history."""
