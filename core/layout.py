@@ -1,14 +1,13 @@
 """Where everything lives in the bucket: one place for every key the pipeline reads or writes.
 
 summaries/ is a Hive-partitioned table (summaries/dt=YYYY-MM-DD/<source id>.csv) for Athena;
-consolidated/ is partitioned by a hash of the device pair so that one update and one export
-touch a bounded number of objects, whatever the history (DESIGN 5.4).
+consolidated/ is partitioned by day, branch and a hash of the device pair, so that one update and
+one export touch a bounded number of objects, whatever the history (DESIGN 5.4; core.consolidated).
 """
 
 from __future__ import annotations
 
 import hashlib
-import zlib
 from typing import Final
 
 RAW_PREFIX: Final = "raw/"
@@ -16,11 +15,10 @@ REJECTED_PREFIX: Final = "rejected/"
 STATUS_PREFIX: Final = "status/"
 SUMMARIES_PREFIX: Final = "summaries/"
 CONSOLIDATED_PREFIX: Final = "consolidated/"
-SHARDS_PREFIX: Final = "consolidated/shards/"
-STATS_PARTS_PREFIX: Final = "consolidated/stats/"
+LEDGER_PREFIX: Final = "consolidated/ledger/"
+DAYS_PREFIX: Final = "consolidated/days/"
+PAIRS_PREFIX: Final = "consolidated/pairs/"
 TRAFFIC_STATS_KEY: Final = "consolidated/traffic_stats.csv"
-SHARD_COUNT: Final = 32
-"""Part of the storage format: changing it needs a rebuild of consolidated/."""
 MAX_KEY_BYTES: Final = 1024
 """S3's limit on an object key (UTF-8 bytes)."""
 GENERATION: Final = "generation"
@@ -82,17 +80,24 @@ def summary_key(date: str, source: str) -> str:
     return f"{SUMMARIES_PREFIX}dt={date}/{source}.csv"
 
 
-def shard_of(src: str, dst: str) -> int:
-    return zlib.crc32(f"{src},{dst}".encode()) % SHARD_COUNT
+def ledger_key(date: str, branch: str) -> str:
+    """The branch-day ledger; the branch is hashed (any key-safe name, a fixed length)."""
+    digest = hashlib.sha256(branch.encode("utf-8")).hexdigest()[:16]
+    return f"{LEDGER_PREFIX}dt={date}/branch={digest}.json"
 
 
-def shard_key(shard: int) -> str:
-    return f"{SHARDS_PREFIX}shard={shard:02d}.json"
+def branch_tag(ledger_key: str) -> str:
+    """The branch hash in a ledger key: how day parts name a branch's entries."""
+    return ledger_key.rsplit("branch=", 1)[1][: -len(".json")]
 
 
-def stats_part_key(shard: int) -> str:
-    return f"{STATS_PARTS_PREFIX}shard={shard:02d}.csv"
+def day_part_key(date: str, part: int) -> str:
+    return f"{DAYS_PREFIX}dt={date}/part={part:02d}.json"
 
 
-def stats_part_shard(key: str) -> int:
-    return int(key[len(STATS_PARTS_PREFIX) + len("shard=") : -len(".csv")])
+def stats_part_key(part: int) -> str:
+    return f"{PAIRS_PREFIX}part={part:02d}.json"
+
+
+def stats_part_number(key: str) -> int:
+    return int(key[len(PAIRS_PREFIX) + len("part=") : -len(".json")])

@@ -72,13 +72,12 @@ def pair_stats(days: Mapping[str, Counts]) -> PairStats:
     return PairStats(len(days), avg_duration, std_duration, avg_packets, std_packets)
 
 
-def write_traffic_stats(out: TextIO, pairs: Mapping[Pair, Mapping[str, Counts]], header: bool = True) -> None:
-    """traffic_stats.csv rows, one per pair, sorted by (SrcIP, DstIP)."""
+def write_traffic_stats(out: TextIO, pairs: Mapping[Pair, PairStats]) -> None:
+    """traffic_stats.csv: one row per pair, sorted by (SrcIP, DstIP)."""
     writer = csv.writer(out, lineterminator="\n")
-    if header:
-        writer.writerow(STATS_HEADER)
+    writer.writerow(STATS_HEADER)
     for pair in sorted(pairs):
-        writer.writerow((*pair, *pair_stats(pairs[pair]).cells()))
+        writer.writerow((*pair, *pairs[pair].cells()))
 
 
 def write_export(out: TextIO, pair: Pair, days: Mapping[str, Counts]) -> PairStats:

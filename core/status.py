@@ -42,9 +42,8 @@ class FileStatus:
     dates: list[str] = field(default_factory=list)
     published_dates: list[str] = field(default_factory=list)
     """Every day whose summaries/ object may exist for this file (cleaned down to `dates` on publishing)."""
-    shards: list[int] = field(default_factory=list)
-    stale_shards: list[int] = field(default_factory=list)
-    """Shards an earlier generation touched and this one does not: consolidation clears them."""
+    stale_dates: list[str] = field(default_factory=list)
+    """Days an earlier generation covered and this one does not: consolidation removes the file from them."""
     rows_read: int = 0
     rows_kept: int = 0
     skipped: dict[str, int] = field(default_factory=dict)

@@ -1,24 +1,34 @@
-"""Consolidate Lambda: applies a file's published generation to the pair shards, then rebuilds traffic_stats.csv.
+"""Consolidate Lambda: applies the published generations of a batch of files to the consolidated state.
 
-Every write is a bounded compare-and-swap over the version that was read (storage.Store.update),
-applying a file is idempotent and ordered by generation, and only a published generation is
-applied, after checking that every summary read carries that generation: duplicates, retries,
-concurrent consolidators and uncommitted summarize attempts cannot lose, double or invent an
-update (README, "The protocol").
+For the batch (README, "The consolidated state"):
+1. each branch-day a file covers (or covered in an earlier generation) gets the file's rows at its
+   generation;
+2. each day part of those days folds the branch-days' new revisions;
+3. each stats part takes those day parts' outboxes;
+4. traffic_stats.csv is rebuilt from the stats parts, unless it already includes their revisions;
+5. the files' statuses are marked consolidated.
+
+Every step is a bounded compare-and-swap (storage.Store.update) that is idempotent and ordered by
+generation or revision, and a retry repeats every step (a no-op where it took effect), so duplicates,
+retries, crashes between steps and concurrent consolidators converge to the same state. Only a
+published generation is applied, after checking that every summary read carries that generation.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import logging
 import time
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from core import layout
-from core.counts import Totals, add_into
-from core.shard import Row, ShardState, rows_by_shard
-from core.stats import STATS_HEADER, write_traffic_stats
+from core.consolidated import PART_COUNT, BranchDay, DayPart, SourceRow, StatsPart
+from core.counts import Counts
+from core.stats import Pair, PairStats, write_traffic_stats
 from core.status import CONSOLIDATED, SUMMARIZED, FileStatus
 from core.summary import read_summary
 from handlers.batch import BatchResponse, SqsRecord, log_outcome, process_batch
@@ -27,23 +37,40 @@ from storage.store import Blob, Store, lambda_store
 
 PARALLEL_REQUESTS = 8
 REVISION = "revision"
+logger = logging.getLogger("iot.handlers")
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Source:
+    """A file's published generation as read from summaries/: its rows for every day it touches
+    (an empty list for a day an earlier generation covered and this one does not)."""
+
+    status: FileStatus
+    rows: dict[str, list[SourceRow]]
 
 
 def handler(event: dict[str, Any], context: Any) -> BatchResponse:
     store = lambda_store(consolidate_settings().bucket)
-    applied: list[tuple[str, int]] = []
-    parts: dict[int, int] = {}
+    sources: dict[str, Source] = {}
+    messages: dict[str, list[str]] = {}
 
     def record_handler(record: SqsRecord) -> None:
-        result = apply_source(store, json.loads(record["body"])["key"], parts)
-        if result is not None:
-            applied.append(result)
+        source = read_source(store, json.loads(record["body"])["key"])
+        if source is not None:
+            sources[source.status.key] = source
+            messages.setdefault(source.status.key, []).append(record["messageId"])
 
     response = process_batch(event, record_handler)
-    if applied:
-        rebuild_traffic_stats(store, parts)
-        for key, generation in applied:
-            mark_consolidated(store, key, generation)
+    if sources:
+        try:
+            apply_sources(store, list(sources.values()))
+        except Exception:
+            logger.exception(
+                "applying %d file(s) failed; their messages will be retried", len(sources), extra={"outcome": "failed"}
+            )
+            response["batchItemFailures"] += [{"itemIdentifier": m} for ids in messages.values() for m in ids]
     return response
 
 
@@ -51,105 +78,139 @@ def _skip(raw_key: str, reason: str) -> None:
     log_outcome("nothing to consolidate", outcome="skipped", key=raw_key, reason=reason)
 
 
-def apply_source(store: Store, raw_key: str, parts: dict[int, int]) -> tuple[str, int] | None:
-    """Make the shards hold the file's published generation; returns (key, generation) applied.
-    `parts` collects the revision of each stats part written, for the traffic_stats rebuild."""
-    started = time.monotonic()
+def read_source(store: Store, raw_key: str) -> Source | None:
+    """The file's published generation, or None when there is nothing (yet, or any more) to apply."""
     status = store.load_status(raw_key)
     if status is None or not status.published:
         _skip(raw_key, "no published generation yet (its publication sends its own message)")
         return None
     if status.consolidated_generation >= status.generation:
         return None
-    totals = read_generation(store, status)
-    if totals is None:
-        _skip(raw_key, f"generation {status.generation} was superseded while reading (the newer one follows)")
-        return None
-    by_shard = rows_by_shard(totals)
-    shards = sorted(set(status.shards) | set(status.stale_shards) | set(by_shard))
-    with ThreadPoolExecutor(PARALLEL_REQUESTS) as pool:
-        revisions = list(pool.map(lambda n: apply_to_shard(store, n, status, by_shard.get(n, [])), shards))
-    for shard, revision in zip(shards, revisions, strict=True):
-        parts[shard] = max(parts.get(shard, 0), revision)
-    log_outcome(
-        "consolidated",
-        outcome="consolidated",
-        key=raw_key,
-        generation=status.generation,
-        shards=len(shards),
-        rows=sum(len(rows) for rows in by_shard.values()),
-        seconds=round(time.monotonic() - started, 3),
-    )
-    return raw_key, status.generation
-
-
-def read_generation(store: Store, status: FileStatus) -> Totals | None:
-    """The published summaries of the status's generation, or None if any of them has moved on."""
-    totals: Totals = {}
+    rows: dict[str, list[SourceRow]] = {date: [] for date in status.stale_dates}
     for date in status.dates:
         found = store.get(layout.summary_key(date, status.source))
         if found is None or found.metadata.get(layout.GENERATION) != str(status.generation):
+            _skip(raw_key, f"generation {status.generation} was superseded while reading (the newer one follows)")
             return None
-        add_into(totals, read_summary(found.body.decode().splitlines()).items())
-    return totals
+        totals = read_summary(found.body.decode().splitlines())
+        rows[date] = [[key.src, key.dst, *counts] for key, counts in sorted(totals.items())]
+    return Source(status, rows)
 
 
-def apply_to_shard(store: Store, shard: int, status: FileStatus, rows: list[Row]) -> int:
-    """Apply the file to one shard and write the shard's stats part; returns the shard's revision."""
-    state = ShardState()
+def _parallel(function: Callable[[T], R], items: Iterable[T]) -> list[R]:
+    with ThreadPoolExecutor(PARALLEL_REQUESTS) as pool:
+        return list(pool.map(function, items))
+
+
+Folds = dict[str, list[tuple[str, int, dict[int, dict[str, Counts]]]]]
+"""day -> (branch tag, branch-day revision, the branch's totals by part) of each branch-day to fold"""
+
+
+def apply_sources(store: Store, sources: Sequence[Source]) -> None:
+    started = time.monotonic()
+    groups: dict[tuple[str, str], list[Source]] = {}
+    for source in sources:
+        for date in source.rows:
+            groups.setdefault((date, source.status.branch), []).append(source)
+    folds: Folds = {}
+    ledgers = _parallel(lambda group: update_ledger(store, *group), groups.items())
+    for (date, _), (tag, ledger) in zip(groups, ledgers, strict=True):
+        folds.setdefault(date, []).append((tag, ledger.revision, ledger.totals_by_part()))
+    revisions = _parallel(lambda part: update_part(store, part, folds), range(PART_COUNT))
+    rebuild_traffic_stats(store, dict(enumerate(revisions)))
+    seconds = round(time.monotonic() - started, 3)
+    for source in sources:
+        mark_consolidated(store, source.status.key, source.status.generation)
+        log_outcome(
+            "consolidated",
+            outcome="consolidated",
+            key=source.status.key,
+            generation=source.status.generation,
+            days=len(source.rows),
+            rows=sum(len(rows) for rows in source.rows.values()),
+            batch=len(sources),
+            seconds=seconds,
+        )
+
+
+def update_ledger(store: Store, date_branch: tuple[str, str], sources: list[Source]) -> tuple[str, BranchDay]:
+    """Give the branch-day each source's rows of that day at its generation; returns the ledger as it is now."""
+    date, branch = date_branch
+    key = layout.ledger_key(date, branch)
+    state = BranchDay()
 
     def apply(current: Blob | None) -> Blob | None:
         nonlocal state
-        state = ShardState.loads(current.body) if current is not None else ShardState()
-        if not state.apply(status.source, status.generation, rows):
-            return None
-        return Blob(state.dumps())
+        state = BranchDay.loads(current.body) if current is not None else BranchDay()
+        changed = [state.apply(s.status.source, s.status.generation, s.rows[date]) for s in sources]
+        return Blob(state.dumps()) if any(changed) else None
 
-    store.update(layout.shard_key(shard), apply)
-    write_stats_part(store, shard, state)
-    return state.revision
+    store.update(key, apply)
+    return layout.branch_tag(key), state
 
 
-def write_stats_part(store: Store, shard: int, state: ShardState) -> None:
-    """The shard's rows of traffic_stats.csv, never replaced by an older revision."""
-    text = io.StringIO()
-    write_traffic_stats(text, state.pairs(), header=False)
+def update_part(store: Store, part: int, folds: Folds) -> int:
+    """Fold the branch-days into this part number's day parts, then have its stats part take their
+    outboxes; returns the stats part's revision."""
+    stats_key = layout.stats_part_key(part)
+    first = store.get(stats_key)
+    known = StatsPart.loads(first.body) if first is not None else StatsPart()
+    days = {date: fold_day(store, date, part, ledgers, known.taken.get(date, 0)) for date, ledgers in folds.items()}
+    stats = StatsPart()
 
-    def newer(current: Blob | None) -> Blob | None:
-        if current is not None and int(current.metadata.get(REVISION, -1)) >= state.revision:
-            return None
-        return Blob(text.getvalue().encode(), metadata={REVISION: str(state.revision)})
+    def take(current: Blob | None) -> Blob | None:
+        nonlocal stats
+        stats = StatsPart.loads(current.body) if current is not None else StatsPart()
+        changed = [stats.take(date, day) for date, day in days.items()]
+        return Blob(stats.dumps()) if any(changed) else None
 
-    store.update(layout.stats_part_key(shard), newer, read_body=False)
+    store.update(stats_key, take, first=first)
+    return stats.revision
+
+
+def fold_day(
+    store: Store, date: str, part: int, ledgers: list[tuple[str, int, dict[int, dict[str, Counts]]]], taken: int
+) -> DayPart:
+    """Fold the branch-days' revisions into the day part; returns it as it is now."""
+    day = DayPart()
+
+    def fold(current: Blob | None) -> Blob | None:
+        nonlocal day
+        day = DayPart.loads(current.body) if current is not None else DayPart()
+        changed = [day.fold(tag, revision, totals.get(part, {}), taken) for tag, revision, totals in ledgers]
+        return Blob(day.dumps()) if any(changed) else None
+
+    store.update(layout.day_part_key(date, part), fold)
+    return day
 
 
 def _revisions(text: str) -> dict[int, int]:
-    return {int(shard): int(revision) for shard, revision in (item.split(":") for item in text.split(",") if item)}
+    return {int(part): int(revision) for part, revision in (item.split(":") for item in text.split(",") if item)}
 
 
-def rebuild_traffic_stats(store: Store, parts: dict[int, int]) -> None:
-    """Concatenate the stats parts, unless traffic_stats.csv already includes the part revisions we wrote.
+def rebuild_traffic_stats(store: Store, revisions: dict[int, int]) -> None:
+    """Write traffic_stats.csv from the stats parts, unless it already includes the revisions given.
 
     Each rebuild records the revision of every part it read. Our parts were written before update()
     reads the ETag it replaces, so when our write loses a race, the winner (or a later rebuild) has
     either read our revisions, which its metadata then says, or we rebuild again: the last rebuild
-    has seen every part written before it, and concurrent consolidators converge in a few attempts."""
+    has seen every part written before it."""
 
     def rebuilt(current: Blob | None) -> Blob | None:
         if current is not None:
             included = _revisions(current.metadata.get(REVISION, ""))
-            if all(included.get(shard, -1) >= revision for shard, revision in parts.items()):
+            if all(included.get(part, -1) >= revision for part, revision in revisions.items()):
                 return None
-        keys = list(store.keys(layout.STATS_PARTS_PREFIX))
-        with ThreadPoolExecutor(PARALLEL_REQUESTS) as pool:
-            found = [(key, part) for key, part in zip(keys, pool.map(store.get, keys), strict=True) if part]
-        lines = sorted(
-            (line for _, part in found for line in part.body.decode().splitlines() if line),
-            key=lambda line: tuple(line.split(",", 2)[:2]),
-        )
-        read = ",".join(f"{layout.stats_part_shard(key)}:{part.metadata.get(REVISION, 0)}" for key, part in found)
-        body = (",".join(STATS_HEADER) + "\n" + "".join(line + "\n" for line in lines)).encode()
-        return Blob(body, metadata={REVISION: read})
+        found = _parallel(store.get, [layout.stats_part_key(part) for part in range(PART_COUNT)])
+        pairs: dict[Pair, PairStats] = {}
+        read = []
+        for part, blob in enumerate(found):
+            state = StatsPart.loads(blob.body) if blob is not None else StatsPart()
+            pairs.update(state.stats())
+            read.append(f"{part}:{state.revision}")
+        text = io.StringIO()
+        write_traffic_stats(text, pairs)
+        return Blob(text.getvalue().encode(), metadata={REVISION: ",".join(read)})
 
     store.update(layout.TRAFFIC_STATS_KEY, rebuilt, read_body=False)
 

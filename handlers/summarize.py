@@ -19,7 +19,6 @@ from typing import Any
 
 from core import layout
 from core.flows import FileSummary, RejectedFile, summarize_stream
-from core.shard import rows_by_shard
 from core.status import REJECTED, SUMMARIZED, FileStatus
 from core.summary import by_date, write_summary
 from handlers.batch import BatchResponse, RetryLater, SqsRecord, log_outcome, process_batch, s3_object_keys
@@ -182,8 +181,7 @@ def finish(store: Store, settings: Settings, status: FileStatus) -> None:
 def _next_status(previous: FileStatus, summary: FileSummary | None, reason: str, upload: Upload) -> FileStatus:
     totals = summary.totals if summary is not None else {}
     dates = sorted({key.date for key in totals})
-    shards = sorted(rows_by_shard(totals))
-    touched = set(previous.shards) | set(previous.stale_shards)
+    touched = set(previous.dates) | set(previous.stale_dates)
     return replace(
         previous,
         state=SUMMARIZED if summary is not None else REJECTED,
@@ -193,8 +191,7 @@ def _next_status(previous: FileStatus, summary: FileSummary | None, reason: str,
         etag=upload.etag,
         dates=dates,
         published_dates=sorted(set(previous.published_dates) | set(dates)),
-        shards=shards,
-        stale_shards=sorted(touched - set(shards)),
+        stale_dates=sorted(touched - set(dates)),
         rows_read=summary.rows_read if summary else 0,
         rows_kept=summary.rows_kept if summary else 0,
         skipped=dict(summary.skipped) if summary else {},

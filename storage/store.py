@@ -11,12 +11,14 @@ Key layout lives in core.layout; this module is the only place that talks to S3 
 
 from __future__ import annotations
 
+import datetime
 import functools
 import json
 import random
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +26,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from core import layout
-from core.shard import ShardState
+from core.consolidated import DayPart, StatsPart, days_of, pair_name, part_of
 from core.stats import Days
 from core.status import FileStatus
 
@@ -148,12 +150,19 @@ class Store:
             return None
         return response["ETag"]
 
-    def update(self, key: str, change: Change, *, read_body: bool = True) -> Blob | None:
+    def update(
+        self, key: str, change: Change, *, read_body: bool = True, first: Blob | bool | None = False
+    ) -> Blob | None:
         """Apply `change` to the object as a compare-and-swap, retried on lost races a bounded number of
         times. Returns what was written (with its ETag), or None when `change` left the object alone.
-        With read_body=False, `change` sees only the ETag and metadata (for large objects it rebuilds)."""
+        With read_body=False, `change` sees only the ETag and metadata (for large objects it rebuilds).
+        `first` (a Blob, or None for absent) is the object as the caller just read it: the first attempt
+        starts from it instead of reading it again."""
         for attempt in range(UPDATE_ATTEMPTS):
-            current = self.get(key) if read_body else self.head(key)
+            if attempt == 0 and first is not False:
+                current = first if isinstance(first, Blob) else None
+            else:
+                current = self.get(key) if read_body else self.head(key)
             new = change(current)
             if new is None:
                 return None
@@ -232,12 +241,43 @@ class Store:
             self.s3.delete_object(Bucket=self.bucket, Key=key, VersionId=version)
 
     def pair_days(self, src: str, dst: str) -> Days | None:
-        """A pair's daily totals: one object, whatever the history."""
-        found = self.get(layout.shard_key(layout.shard_of(src, dst)))
-        return ShardState.loads(found.body).pairs().get((src, dst)) if found is not None else None
+        """A pair's daily totals: its stats part, then one day part per day of the span it was seen in."""
+        name = pair_name(src, dst)
+        part = part_of(name)
+        found = self.get(layout.stats_part_key(part))
+        span = StatsPart.loads(found.body).span(src, dst) if found is not None else None
+        if span is None:
+            return None
+        keys = {date: layout.day_part_key(date, part) for date in _days_between(*span)}
+        with ThreadPoolExecutor(PARALLEL_READS) as pool:
+            blobs = dict(zip(keys, pool.map(self.get, keys.values()), strict=True))
+        return days_of(name, {date: DayPart.loads(blob.body) for date, blob in blobs.items() if blob is not None})
+
+    def delete_all(self, prefix: str) -> int:
+        """Delete every current object under the prefix (1,000 per request); returns how many."""
+        deleted = 0
+        batch: list[str] = []
+        for key in [*self.keys(prefix), None]:
+            if key is not None:
+                batch.append(key)
+            if batch and (key is None or len(batch) == 1000):
+                self.s3.delete_objects(
+                    Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True}
+                )
+                deleted += len(batch)
+                batch = []
+        return deleted
 
     def send(self, queue_url: str, message: dict[str, Any]) -> None:
         self.sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(message, sort_keys=True))
+
+
+PARALLEL_READS = 16
+
+
+def _days_between(first: str, last: str) -> list[str]:
+    start, end = datetime.date.fromisoformat(first), datetime.date.fromisoformat(last)
+    return [(start + datetime.timedelta(days=n)).isoformat() for n in range((end - start).days + 1)]
 
 
 REQUIRED_PARAMETERS = {"PutObject": ("IfMatch", "IfNoneMatch"), "DeleteObject": ("IfMatch",)}

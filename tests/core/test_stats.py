@@ -46,7 +46,7 @@ def test_exact_bytes_of_the_three_writers() -> None:
     )
     pairs = by_pair(totals.items())
     stats = io.StringIO()
-    write_traffic_stats(stats, pairs)
+    write_traffic_stats(stats, {pair: pair_stats(days) for pair, days in pairs.items()})
     assert stats.getvalue() == (
         "SrcIP,DstIP,Count,AvgFlowDuration,StdFlowDuration,AvgFwdPkts,StdFwdPkts\n"
         "10.0.0.1,10.0.0.2,2,4.0,1.4142135623730951,1.5,0.7071067811865476\n"

@@ -153,7 +153,7 @@ def test_crash_at_every_call_of_consolidate_then_redelivery(aws_env: None, monke
                 for k in FILES
             ]
             assert states == ["consolidated", "consolidated"], fail_at
-    assert {"GetObject", "PutObject", "HeadObject", "ListObjectsV2"} <= set(injected)
+    assert {"GetObject", "PutObject", "HeadObject"} <= set(injected)
 
 
 def test_conditional_write_conflicts_are_retried_like_lost_races(

@@ -1,0 +1,97 @@
+"""The consolidated state: any interleaving of applies, folds and takes, repeated or late, ends exact."""
+
+from __future__ import annotations
+
+import statistics
+from fractions import Fraction
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from core.consolidated import (
+    PART_COUNT,
+    BranchDay,
+    DayPart,
+    StatsPart,
+    days_of,
+    pair_name,
+    sqrt_of_fraction,
+    stats_of_sums,
+)
+from core.counts import Counts
+from core.stats import pair_stats
+
+PAIRS = [("10.0.0.1", "8.8.8.8"), ("10.0.0.2", "1.1.1.1"), ("fe80::1", "10.0.0.9"), ("10.0.0.3", "10.0.0.4")]
+DAYS = ["2024-01-01", "2024-01-02", "2024-01-05"]
+BRANCHES = ["north", "south"]
+
+rows = st.lists(
+    st.tuples(st.sampled_from(PAIRS), st.integers(0, 10**12), st.integers(0, 10**6), st.integers(1, 50)), max_size=4
+)
+# An upload: (branch, day, source number, rows). Sources are unique per branch; later uploads of the
+# same source are re-uploads (a newer generation) that replace the earlier rows.
+uploads = st.lists(st.tuples(st.sampled_from(BRANCHES), st.sampled_from(DAYS), st.integers(0, 2), rows), max_size=12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(uploads, st.randoms(use_true_random=False))
+def test_any_interleaving_with_duplicates_and_stale_views_is_exact(history: list, rng) -> None:  # type: ignore[no-untyped-def,type-arg]
+    ledgers: dict[tuple[str, str], BranchDay] = {}
+    generations: dict[tuple[str, str, int], int] = {}
+    snapshots: list[tuple[str, str, int, dict[int, dict[str, Counts]]]] = []
+    for branch, day, number, contribution in history:
+        source = f"{branch}-{day}-{number}"
+        generation = generations[(branch, day, number)] = generations.get((branch, day, number), 0) + 1
+        ledger = ledgers.setdefault((day, branch), BranchDay())
+        ledger.apply(source, generation, [[s, d, dur, pk, fl] for (s, d), dur, pk, fl in contribution])
+        ledger.apply(source, generation - 1, [])  # a late, older generation changes nothing
+        snapshots.append((day, branch, ledger.revision, ledger.totals_by_part()))
+    # Fold the branch-day revisions in a shuffled order, each twice (late duplicates), then the latest of
+    # each; take outboxes at random moments with stale watermarks.
+    parts: dict[tuple[str, int], DayPart] = {}
+    stats = [StatsPart() for _ in range(PART_COUNT)]
+    folds = snapshots + snapshots
+    rng.shuffle(folds)
+    folds += [(d, b, lg.revision, lg.totals_by_part()) for (d, b), lg in ledgers.items()]
+    for day, branch, revision, totals in folds:
+        for part in range(PART_COUNT):
+            stale = stats[part].taken.get(day, 0) if rng.random() < 0.5 else 0
+            state = parts.setdefault((day, part), DayPart())
+            state.fold(branch, revision, totals.get(part, {}), stale)
+            if rng.random() < 0.5:
+                stats[part].take(day, state)
+    for (day, part), state in parts.items():
+        stats[part].take(day, state)
+        stats[part].take(day, state)
+
+    expected: dict[str, dict[str, Counts]] = {}
+    latest: dict[tuple[str, str, int], list] = {}  # type: ignore[type-arg]
+    for branch, day, number, contribution in history:
+        latest[(branch, day, number)] = [(day, (s, d), Counts(dur, pk, fl)) for (s, d), dur, pk, fl in contribution]
+    for entries in latest.values():
+        for day, (s, d), counts in entries:
+            days = expected.setdefault(pair_name(s, d), {})
+            days[day] = days.get(day, Counts()) + counts
+    got = {name: sums for part in stats for name, sums in part.pairs.items()}
+    assert set(got) == set(expected)
+    for name, days in expected.items():
+        part = [p for p in range(PART_COUNT) if name in stats[p].pairs][0]
+        assert days_of(name, {day: parts[(day, part)] for day in DAYS if (day, part) in parts}) == days
+        assert stats_of_sums(got[name]) == pair_stats(days)
+        # The span may keep a day the pair has left (it never shrinks), never miss one.
+        assert got[name][5] <= min(days) and got[name][6] >= max(days)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(0, 10**15), min_size=2, max_size=40))
+def test_statistics_from_integer_sums_equal_the_statistics_module(values: list[int]) -> None:
+    n, total, squares = len(values), sum(values), sum(v * v for v in values)
+    assert float(Fraction(total, n)) == statistics.mean(values)
+    assert sqrt_of_fraction(Fraction(n * squares - total * total, n * (n - 1))) == statistics.stdev(values)
+
+
+def test_sqrt_of_fraction_is_exact_on_squares_and_tiny_values() -> None:
+    assert sqrt_of_fraction(Fraction(49, 4)) == 3.5
+    assert sqrt_of_fraction(Fraction(0)) == 0.0
+    assert sqrt_of_fraction(Fraction(10**40)) == 1e20
+    assert sqrt_of_fraction(Fraction(2)) == 2**0.5
