@@ -86,11 +86,18 @@ def read_source(store: Store, raw_key: str) -> Source | None:
         return None
     if status.consolidated_generation >= status.generation:
         return None
+    source = read_generation(store, status)
+    if source is None:
+        _skip(raw_key, f"generation {status.generation} was superseded while reading (the newer one follows)")
+    return source
+
+
+def read_generation(store: Store, status: FileStatus) -> Source | None:
+    """The summaries of the status's generation, or None if any of them has moved on to a newer one."""
     rows: dict[str, list[SourceRow]] = {date: [] for date in status.stale_dates}
     for date in status.dates:
         found = store.get(layout.summary_key(date, status.source))
         if found is None or found.metadata.get(layout.GENERATION) != str(status.generation):
-            _skip(raw_key, f"generation {status.generation} was superseded while reading (the newer one follows)")
             return None
         totals = read_summary(found.body.decode().splitlines())
         rows[date] = [[key.src, key.dst, *counts] for key, counts in sorted(totals.items())]

@@ -15,6 +15,7 @@ from core.consolidated import (
     StatsPart,
     days_of,
     pair_name,
+    part_of,
     sqrt_of_fraction,
     stats_of_sums,
 )
@@ -75,7 +76,7 @@ def test_any_interleaving_with_duplicates_and_stale_views_is_exact(history: list
     got = {name: sums for part in stats for name, sums in part.pairs.items()}
     assert set(got) == set(expected)
     for name, days in expected.items():
-        part = [p for p in range(PART_COUNT) if name in stats[p].pairs][0]
+        part = part_of(name)
         assert days_of(name, {day: parts[(day, part)] for day in DAYS if (day, part) in parts}) == days
         assert stats_of_sums(got[name]) == pair_stats(days)
         # The span may keep a day the pair has left (it never shrinks), never miss one.

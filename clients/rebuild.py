@@ -1,0 +1,80 @@
+"""python -m clients.rebuild: rebuild consolidated/ from the published summaries of every file.
+
+For operators: migrating a stack from an older consolidated layout, or repairing the state after a
+bug. It reads each file's status record and its published summaries (summaries/, the Athena table),
+deletes everything under consolidated/, and applies the files again, in batches, with the same code
+the consolidate function runs. Run it while nothing is in flight (it checks), with uploads paused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Sequence
+
+from clients.common import EXIT_CODES_HELP, EXIT_FAILED, Failure, Stack, add_stack_arguments
+from core import layout
+from core.status import REJECTED, FileStatus
+from handlers.consolidate import Source, apply_sources, read_generation
+from storage.store import Store
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m clients.rebuild",
+        description="Delete consolidated/ and rebuild it (ledgers, day parts, stats parts, traffic_stats.csv) "
+        "from the published summaries of every file. Pause uploads first; files still being summarized "
+        "or consolidated make it stop unless --force is given.",
+        epilog=EXIT_CODES_HELP,
+    )
+    parser.add_argument("--batch", type=int, default=50, help="files applied together (default: 50)")
+    parser.add_argument("--force", action="store_true", help="rebuild even while files are in flight")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    add_stack_arguments(parser)
+    args = parser.parse_args(argv)
+    if args.batch < 1:
+        parser.error("--batch must be at least 1")
+    try:
+        stack = Stack.from_args(args)
+        with stack.errors():
+            return rebuild(stack.store(), args.batch, args.force, args.quiet)
+    except Failure as exc:
+        return exc.report()
+
+
+def rebuild(store: Store, batch: int, force: bool, quiet: bool) -> int:
+    started = time.monotonic()
+    statuses = list(store.statuses())
+    now = time.time()
+    busy = [s.key for s in statuses if s.leased(now) or (s.generation and not s.published)]
+    if busy and not force:
+        raise Failure(
+            f"{len(busy)} file(s) are being summarized (e.g. {busy[0]}): wait for them "
+            "(python -m clients.status), or pass --force",
+            EXIT_FAILED,
+        )
+    live = [s for s in statuses if s.published and s.state != REJECTED and s.dates]
+    deleted = store.delete_all(layout.CONSOLIDATED_PREFIX)
+    if not quiet:
+        print(f"deleted {deleted} object(s) under {layout.CONSOLIDATED_PREFIX}; applying {len(live)} file(s)")
+    applied = 0
+    for first in range(0, len(live), batch):
+        sources = [source for source in map(lambda s: _read(store, s), live[first : first + batch]) if source]
+        if sources:
+            apply_sources(store, sources)
+        applied += len(sources)
+        if not quiet:
+            print(f"  {min(first + batch, len(live))}/{len(live)} file(s)", flush=True)
+    print(f"rebuilt {layout.CONSOLIDATED_PREFIX} from {applied} file(s) in {time.monotonic() - started:.1f} s")
+    return 0
+
+
+def _read(store: Store, status: FileStatus) -> Source | None:
+    source = read_generation(store, status)
+    if source is None:
+        print(f"  {status.key}: its summaries moved on while reading (a newer upload); its own message applies it")
+    return source
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
