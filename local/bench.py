@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from core import layout
+from local import bench_consolidation
 from local.naive import daily_totals
 from local.samples import device_pairs, write_flows, write_sample_file
 
@@ -226,92 +227,6 @@ def bench_s3_streaming(work: Path, megabytes: int) -> list[str]:
     ]
 
 
-def bench_history(work: Path, small: int, large: int, runs: int) -> list[str]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        os.environ.update(
-            AWS_ENDPOINT_URL=f"http://{host}:{port}",
-            AWS_ACCESS_KEY_ID="bench",
-            AWS_SECRET_ACCESS_KEY="bench",
-            AWS_DEFAULT_REGION="us-east-1",
-        )
-        from clients import export
-        from handlers import consolidate
-        from handlers.config import Settings
-        from handlers.summarize import summarize_object
-        from storage.store import lambda_store
-
-        lambda_store.cache_clear()
-        queue = lambda_store("none").sqs.create_queue(QueueName="bench-consolidate")["QueueUrl"]
-        pairs = device_pairs(8, 100)
-        counter = iter(range(10**6))
-
-        def add_file(bucket: str) -> dict[str, Any]:
-            n = next(counter)
-            day = [START + datetime.timedelta(days=n)]
-            buffer = io.BytesIO()
-            write_flows(buffer, 1500, pairs, day, seed=n)
-            key = layout.raw_key("site", f"{n:05d}.csv")
-            store = lambda_store(bucket)
-            store.s3.put_object(Bucket=bucket, Key=key, Body=buffer.getvalue())
-            summarize_object(store, Settings(bucket, queue, True), key, 600)
-            return {"Records": [{"messageId": str(n), "body": json.dumps({"key": key})}]}
-
-        def run_consolidate(bucket: str, records: list[dict[str, Any]]) -> None:
-            os.environ["BUCKET_NAME"] = bucket
-            assert consolidate.handler({"Records": records}, None) == {"batchItemFailures": []}
-
-        buckets = {small: "history-small", large: "history-large"}
-        for count, bucket in buckets.items():
-            lambda_store(bucket).s3.create_bucket(Bucket=bucket)
-            batch: list[dict[str, Any]] = []
-            for _ in range(count):
-                batch += add_file(bucket)["Records"]
-                if len(batch) == 10:
-                    run_consolidate(bucket, batch)
-                    batch = []
-            if batch:
-                run_consolidate(bucket, batch)
-        os.environ["IOT_BUCKET"] = ""
-        src, dst = pairs[0]
-        target = str(work / "export.csv")
-
-        def run_export(bucket: str) -> None:
-            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-                assert export.main([src, dst, "--bucket", bucket, "-o", target, "--outputs", "none"]) == 0
-
-        export_medians = median_of(runs, {str(c): (lambda b=b: run_export(b)) for c, b in buckets.items()})
-        consolidation: dict[str, list[float]] = {str(c): [] for c in buckets}
-        for _ in range(runs):
-            for count, bucket in buckets.items():
-                records = add_file(bucket)["Records"]
-                started = time.perf_counter()
-                run_consolidate(bucket, records)
-                consolidation[str(count)].append(time.perf_counter() - started)
-        cons = {k: statistics.median(v) for k, v in consolidation.items()}
-    finally:
-        server.stop()
-        for name in ("AWS_ENDPOINT_URL", "IOT_BUCKET", "BUCKET_NAME"):
-            os.environ.pop(name, None)
-    e_small, e_large = export_medians[str(small)], export_medians[str(large)]
-    c_small, c_large = cons[str(small)], cons[str(large)]
-    return [
-        f"### Cost vs history: after {small} and after {large} consolidated files (one new day each), median of {runs}",
-        "",
-        f"| operation | after {small} | after {large} | ratio | target |",
-        "|---|---:|---:|---:|---:|",
-        f"| export of one pair (`clients.export`, in-process) | {e_small * 1000:.1f} ms | {e_large * 1000:.1f} ms "
-        f"| {e_large / e_small:.2f}× | ≤ 1.5× |",
-        f"| consolidation of one new file (handler) | {c_small * 1000:.1f} ms | {c_large * 1000:.1f} ms "
-        f"| {c_large / c_small:.2f}× | ≤ 2× |",
-        "",
-    ]
-
-
 def bench_end_to_end(work: Path, files: int, rows: int) -> list[str]:
     from clients import upload
     from local.stack import LocalStack
@@ -354,7 +269,7 @@ def machine() -> str:
     )
 
 
-SECTIONS = ("summarize", "memory", "s3", "history", "end-to-end")
+SECTIONS = ("summarize", "memory", "s3", "consolidation", "end-to-end")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -363,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5, help="timed runs per contender")
     parser.add_argument("--gigabytes", type=float, default=1.0, help="size of the stdin memory test")
     parser.add_argument("--s3-megabytes", type=int, default=300, help="size of the S3 streaming object")
-    parser.add_argument("--history", type=int, default=200, help="files in the large history")
+    parser.add_argument("--files", type=int, default=1000, help="files in the long history of the consolidation run")
     parser.add_argument(
         "--output",
         type=Path,
@@ -386,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
             "summarize": lambda: bench_summarize(work, args.rows, args.runs),
             "memory": lambda: bench_memory(work, args.gigabytes),
             "s3": lambda: bench_s3_streaming(work, args.s3_megabytes),
-            "history": lambda: bench_history(work, 5, args.history, args.runs),
+            "consolidation": lambda: bench_consolidation.run(work, 20, args.files, runs=args.runs),
             "end-to-end": lambda: bench_end_to_end(work, 8, 50_000),
         }
         sections = [runs[name]() for name in SECTIONS if name in chosen]
