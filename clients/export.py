@@ -1,6 +1,6 @@
 """python -m clients.export SRC_IP DST_IP: one pair's daily totals with its global statistics, as CSV.
 
-Reads one consolidated shard object, however many files were ever uploaded.
+Reads the pair's stats part and one day part per day of its span, however many files were uploaded.
 """
 
 from __future__ import annotations

@@ -21,7 +21,6 @@ import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any, Final
 
 from core.counts import Counts
@@ -218,10 +217,10 @@ class StatsPart:
         return cls(document["revision"], document["taken"], document["pairs"])
 
 
-def sqrt_of_fraction(value: Fraction) -> float:
-    """sqrt(value) correctly rounded to a float: an integer square root carried to at least 56 bits,
-    its last bit set when inexact (round to odd), then one correctly rounded int/int division."""
-    numerator, denominator = value.numerator, value.denominator
+def sqrt_of_ratio(numerator: int, denominator: int) -> float:
+    """sqrt(numerator / denominator) correctly rounded to a float: an integer square root carried to at
+    least 56 bits, its last bit set when inexact (round to odd), then one correctly rounded int/int
+    division."""
     shift = max(0, (2 * 56 - numerator.bit_length() + denominator.bit_length()) // 2 + 1)
     scaled = numerator << (2 * shift)
     root = math.isqrt(scaled // denominator)
@@ -231,10 +230,10 @@ def sqrt_of_fraction(value: Fraction) -> float:
 
 
 def _mean_std(n: int, total: int, squares: int) -> tuple[float, float]:
-    mean = float(Fraction(total, n))
+    """Python's int / int is correctly rounded, so the mean needs no fraction."""
     if n < 2:
-        return mean, 0.0
-    return mean, sqrt_of_fraction(Fraction(n * squares - total * total, n * (n - 1)))
+        return total / n, 0.0
+    return total / n, sqrt_of_ratio(n * squares - total * total, n * (n - 1))
 
 
 def stats_of_sums(sums: Sums) -> PairStats:
@@ -243,6 +242,31 @@ def stats_of_sums(sums: Sums) -> PairStats:
     avg_duration, std_duration = _mean_std(n, duration, duration_squares)
     avg_packets, std_packets = _mean_std(n, packets, packet_squares)
     return PairStats(n, avg_duration, std_duration, avg_packets, std_packets)
+
+
+def _entry(body: bytes, name: str, close: bytes) -> Any:
+    """One pair's value in a serialized day or stats part, without parsing the rest of it. Parts are
+    written with sorted keys and no spaces, a pair name (two IPs and a comma) occurs as a key only in
+    `pairs` (the other keys are branch hashes, revisions and days), and its value is one flat object
+    (day part) or list (stats part), so it ends at the first `close` byte after it."""
+    needle = json.dumps(name).encode() + b":"
+    start = body.find(needle)
+    if start < 0:
+        return None
+    start += len(needle)
+    return json.loads(body[start : body.index(close, start) + 1])
+
+
+def day_total_in(body: bytes, name: str) -> Counts | None:
+    """The pair's total in a serialized day part (what an export reads from each day)."""
+    branches = _entry(body, name, b"}")
+    return sum((Counts(*values) for values in branches.values()), Counts()) if branches else None
+
+
+def span_in(body: bytes, name: str) -> tuple[str, str] | None:
+    """The pair's span in a serialized stats part."""
+    sums = _entry(body, name, b"]")
+    return (sums[5], sums[6]) if sums else None
 
 
 def days_of(name: str, parts: Mapping[str, DayPart]) -> Days:

@@ -30,7 +30,7 @@ def listing(bucket_arn: str, actions: Sequence[str], prefixes: Sequence[str]) ->
 def see_missing_objects(bucket_arn: str) -> Statement:
     """S3 answers a GET or HEAD of a missing key with 404 only to a caller allowed s3:ListBucket on the
     bucket, and 403 to anyone else. Such a request carries no s3:prefix, so a prefix-conditioned grant
-    does not apply: a role whose reads may miss (status records, shards) needs it unconditionally."""
+    does not apply: a role whose reads may miss (status records, state objects) needs it unconditionally."""
     return {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": bucket_arn}
 
 

@@ -26,7 +26,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from core import layout
-from core.consolidated import DayPart, StatsPart, days_of, pair_name, part_of
+from core.consolidated import day_total_in, pair_name, part_of, span_in
 from core.stats import Days
 from core.status import FileStatus
 
@@ -241,17 +241,21 @@ class Store:
             self.s3.delete_object(Bucket=self.bucket, Key=key, VersionId=version)
 
     def pair_days(self, src: str, dst: str) -> Days | None:
-        """A pair's daily totals: its stats part, then one day part per day of the span it was seen in."""
+        """A pair's daily totals: its stats part, then one day part per day of the span it was seen in
+        (only the pair's entry of each is parsed)."""
         name = pair_name(src, dst)
         part = part_of(name)
         found = self.get(layout.stats_part_key(part))
-        span = StatsPart.loads(found.body).span(src, dst) if found is not None else None
+        span = span_in(found.body, name) if found is not None else None
         if span is None:
             return None
-        keys = {date: layout.day_part_key(date, part) for date in _days_between(*span)}
+        dates = _days_between(*span)
         with ThreadPoolExecutor(PARALLEL_READS) as pool:
-            blobs = dict(zip(keys, pool.map(self.get, keys.values()), strict=True))
-        return days_of(name, {date: DayPart.loads(blob.body) for date, blob in blobs.items() if blob is not None})
+            blobs = pool.map(self.get, [layout.day_part_key(date, part) for date in dates])
+            totals = {
+                date: day_total_in(blob.body, name) if blob else None for date, blob in zip(dates, blobs, strict=True)
+            }
+        return {date: total for date, total in totals.items() if total is not None}
 
     def delete_all(self, prefix: str) -> int:
         """Delete every current object under the prefix (1,000 per request); returns how many."""

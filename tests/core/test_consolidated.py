@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import statistics
-from fractions import Fraction
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,10 +12,12 @@ from core.consolidated import (
     BranchDay,
     DayPart,
     StatsPart,
+    day_total_in,
     days_of,
     pair_name,
     part_of,
-    sqrt_of_fraction,
+    span_in,
+    sqrt_of_ratio,
     stats_of_sums,
 )
 from core.counts import Counts
@@ -78,6 +79,10 @@ def test_any_interleaving_with_duplicates_and_stale_views_is_exact(history: list
     for name, days in expected.items():
         part = part_of(name)
         assert days_of(name, {day: parts[(day, part)] for day in DAYS if (day, part) in parts}) == days
+        for day in DAYS:
+            found = parts.get((day, part))
+            assert (day_total_in(found.dumps(), name) if found else None) == days.get(day)
+        assert span_in(stats[part].dumps(), name) == (got[name][5], got[name][6])
         assert stats_of_sums(got[name]) == pair_stats(days)
         # The span may keep a day the pair has left (it never shrinks), never miss one.
         assert got[name][5] <= min(days) and got[name][6] >= max(days)
@@ -87,12 +92,12 @@ def test_any_interleaving_with_duplicates_and_stale_views_is_exact(history: list
 @given(st.lists(st.integers(0, 10**15), min_size=2, max_size=40))
 def test_statistics_from_integer_sums_equal_the_statistics_module(values: list[int]) -> None:
     n, total, squares = len(values), sum(values), sum(v * v for v in values)
-    assert float(Fraction(total, n)) == statistics.mean(values)
-    assert sqrt_of_fraction(Fraction(n * squares - total * total, n * (n - 1))) == statistics.stdev(values)
+    assert total / n == statistics.mean(values)
+    assert sqrt_of_ratio(n * squares - total * total, n * (n - 1)) == statistics.stdev(values)
 
 
-def test_sqrt_of_fraction_is_exact_on_squares_and_tiny_values() -> None:
-    assert sqrt_of_fraction(Fraction(49, 4)) == 3.5
-    assert sqrt_of_fraction(Fraction(0)) == 0.0
-    assert sqrt_of_fraction(Fraction(10**40)) == 1e20
-    assert sqrt_of_fraction(Fraction(2)) == 2**0.5
+def test_sqrt_of_ratio_is_exact_on_squares_and_tiny_values() -> None:
+    assert sqrt_of_ratio(49, 4) == 3.5
+    assert sqrt_of_ratio(0, 7) == 0.0
+    assert sqrt_of_ratio(10**40, 1) == 1e20
+    assert sqrt_of_ratio(4, 2) == 2**0.5
