@@ -323,7 +323,7 @@ def report(
         line("handler wall time", "seconds", "s", 1, "≤ 1.3×"),
         line("`clients.export` of one pair (whole process)", "export", "s", 1, "≤ 1.3×"),
         line("… in-process (`clients.export.main`)", "export_inside", "s", 1, ""),
-        line("… days in that export (objects read: days of its span + 1)", "export_days", "", 1, ""),
+        line("… days in that export (it reads one day part per day of the span)", "export_days", "", 1, ""),
         line("consolidated state: objects", "objects", "", 1, ""),
         line("consolidated state: size", "size", "MB", 1e6, ""),
         "",
