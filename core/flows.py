@@ -236,7 +236,7 @@ def parse_count(raw: bytes) -> int | None:
     return int(nearest) if abs(number - nearest) <= _NEAR_INTEGER else None
 
 
-class _Lines:
+class Lines:
     """The file's lines, with lines handed back after a quote that never closed."""
 
     def __init__(self, lines: Iterator[bytes]) -> None:
@@ -247,7 +247,7 @@ class _Lines:
             self.source = itertools.chain(lines, self.source)
 
 
-def _quoted_record(first: bytes, lines: _Lines) -> list[bytes] | None:
+def _quoted_record(first: bytes, lines: Lines) -> list[bytes] | None:
     """One CSV record that starts with `first` and may continue over the next lines; None when its
     quote never closes (then the lines after `first` are handed back to be read as rows)."""
     taken: list[bytes] = []
@@ -310,27 +310,48 @@ def summarize_stream(source: Readable) -> FileSummary:
     no other exception comes from the bytes themselves (only from reading the source)."""
     try:
         stream = open_flow_stream(source)
-        return _summarize_lines(_Lines(iter(stream)))
+        return _summarize_lines(Lines(iter(stream)))
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise RejectedFile(f"truncated or corrupt gzip data: {exc}") from None
 
 
-def _read_header(lines: _Lines) -> list[str]:
+@dataclass(frozen=True)
+class Head:
+    """What the first lines decide for the whole file: the columns, the duration unit, and the byte
+    offset where the data lines start (for readers of byte ranges, core.ranges)."""
+
+    indexes: dict[str, int]
+    unit: UnitDecision
+    data_start: int
+
+
+def read_head(lines: Lines) -> Head:
+    """Read the header and look ahead at the first data lines (handed back to `lines`)."""
+    consumed = 0
     for line in lines.source:
+        consumed += len(line)
         if line.strip(b"\xef\xbb\xbf \t\r\n"):
             problem = _header_problem(line)
             if problem:
                 raise RejectedFile(problem)
-            return _split_header(line)
-    raise RejectedFile("empty file: no header line")
-
-
-def _summarize_lines(lines: _Lines) -> FileSummary:
-    header = _read_header(lines)
+            header = _split_header(line)
+            break
+    else:
+        raise RejectedFile("empty file: no header line")
     indexes = _column_indexes(header)
     ahead = list(itertools.islice(lines.source, EVIDENCE_LINES))
     unit = decide_unit(ahead, indexes[FLOW_DURATION], indexes[TOT_FWD_PKTS], evidence_columns(header))
     lines.push_back(ahead)
+    return Head(indexes, unit, consumed)
+
+
+def _summarize_lines(lines: Lines) -> FileSummary:
+    head = read_head(lines)
+    return summarize_rows(lines, head.indexes, head.unit)
+
+
+def summarize_rows(lines: Lines, indexes: dict[str, int], unit: UnitDecision) -> FileSummary:
+    """The hot loop over the data lines, with the columns and the duration unit already decided."""
     seconds = unit.unit == SECONDS
     summary = FileSummary(unit=unit)
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from core.counts import Totals, add_into
 from core.flows import FileSummary, RejectedFile, summarize_stream
+from core.ranges import MIN_BYTES_PER_JOB, summarize_path, usable_cores
 from core.summary import write_summary
 
 EXIT_REJECTED = 2
@@ -26,12 +27,11 @@ def report(name: str, summary: FileSummary) -> str:
     return f"{line}; flow duration in {summary.unit.evidence}"
 
 
-def _summarize_path(path: str) -> FileSummary:
+def _summarize_path(path: str, jobs: int) -> FileSummary:
     if path == "-":
         return summarize_stream(sys.stdin.buffer)
     try:
-        with open(path, "rb") as stream:
-            return summarize_stream(stream)
+        return summarize_path(path, jobs)
     except OSError as exc:
         raise RejectedFile(f"cannot read: {exc.strerror}") from None
 
@@ -44,14 +44,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         epilog="Exit status: 0 if every file was readable, 2 if any file was rejected.",
     )
     parser.add_argument("files", nargs="+", metavar="FILE", help="flow CSV file, or - for standard input")
+    parser.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=usable_cores(),
+        help="processes per file: a plain file is read in byte ranges in parallel, one range per "
+        f"{MIN_BYTES_PER_JOB >> 20} MB at most (default: the usable cores; the result is the same with any value)",
+    )
     args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error("--jobs must be at least 1")
 
     merged: Totals = {}
     status = 0
     for path in args.files:
         name = "<stdin>" if path == "-" else path
         try:
-            summary = _summarize_path(path)
+            summary = _summarize_path(path, args.jobs)
         except RejectedFile as exc:
             print(f"{name}: rejected: {exc}", file=sys.stderr)
             status = EXIT_REJECTED

@@ -1,0 +1,136 @@
+"""Summarize one large local file on several processes: byte ranges split at line boundaries, merged exactly.
+
+The parent reads the header and decides the columns and the duration unit from the first lines, as
+the single-process reader does; each worker (multiprocessing Process + Pipe, which also work where
+Pool does not, e.g. in Lambda) reads the lines that *start* in its byte range and adds them up; the
+parent adds the workers' totals, rows and skipped counts. A CSV record spans lines only inside a
+quoted field, so when any worker meets a quote the file is read again by one process: the result is
+always the single-process result. Gzip and CR-only files are read by one process.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any, Final
+
+from core.counts import add_into
+from core.flows import (
+    FileSummary,
+    Head,
+    Lines,
+    open_flow_stream,
+    read_head,
+    summarize_rows,
+    summarize_stream,
+)
+
+MIN_BYTES_PER_JOB: Final = 16 << 20
+"""Smaller ranges cost more in process start than they save."""
+_QUOTE: Final = ord('"')
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (the affinity mask where there is one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class Plan:
+    head: Head
+    ranges: list[tuple[int, int]]
+
+
+def plan(path: str, jobs: int) -> Plan | None:
+    """The byte ranges of the data lines, or None when the file must be read by one process."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as raw:
+        stream = open_flow_stream(raw)
+        if stream is not raw:  # gzip, or bare-CR lines: offsets in the file are not offsets in the text
+            return None
+        head = read_head(Lines(iter(stream)))
+    step = max(1, (size - head.data_start) // jobs)
+    starts = [head.data_start + n * step for n in range(jobs)]
+    return Plan(head, [(start, end) for start, end in zip(starts, [*starts[1:], size], strict=True) if start < end])
+
+
+def summarize_path(path: str, jobs: int, min_bytes_per_job: int = MIN_BYTES_PER_JOB) -> FileSummary:
+    """The file's summary, read in up to `jobs` byte ranges in parallel when it is large enough."""
+    if min_bytes_per_job:
+        jobs = min(jobs, os.path.getsize(path) // min_bytes_per_job)
+    if jobs > 1:
+        ranges = plan(path, jobs)
+        if ranges is not None and len(ranges.ranges) > 1:
+            merged = run_plan(path, ranges)
+            if merged is not None:
+                return merged
+    with open(path, "rb") as stream:
+        return summarize_stream(stream)
+
+
+def run_plan(path: str, ranges: Plan) -> FileSummary | None:
+    """One worker per range; the merged summary, or None when one process must read the file."""
+    context = multiprocessing.get_context()
+    workers: list[tuple[Any, Connection]] = []
+    for start, end in ranges.ranges:
+        receive, send = context.Pipe(duplex=False)
+        process = context.Process(
+            target=_worker, args=(path, start, end, start == ranges.head.data_start, ranges.head, send), daemon=True
+        )
+        process.start()
+        send.close()
+        workers.append((process, receive))
+    results: list[Any] = []
+    try:
+        for _, receive in workers:
+            try:
+                results.append(receive.recv())
+            except EOFError:  # the worker died
+                results.append(None)
+    finally:
+        for process, receive in workers:
+            receive.close()
+            process.join()
+    if any(result is None or result[0] != "ok" for result in results):
+        return None  # a quote, or a failure: one process reads the file again
+    merged = FileSummary(unit=ranges.head.unit)
+    for _, summary in results:
+        add_into(merged.totals, summary.totals.items())
+        merged.rows_read += summary.rows_read
+        merged.skipped.update(summary.skipped)
+    return merged
+
+
+def _worker(path: str, start: int, end: int, first: bool, head: Head, send: Connection) -> None:
+    quoted = False
+    try:
+        with open(path, "rb") as stream:
+            position = start
+            if not first:  # the line that starts before the range belongs to the previous worker
+                stream.seek(start - 1)
+                position = start - 1 + len(stream.readline())
+            else:
+                stream.seek(start)
+
+            def lines() -> Iterator[bytes]:
+                nonlocal position, quoted
+                for line in stream:
+                    if position >= end:
+                        return
+                    if _QUOTE in line:
+                        quoted = True
+                        return
+                    position += len(line)
+                    yield line
+
+            summary = summarize_rows(Lines(lines()), head.indexes, head.unit)
+        send.send(("quoted",) if quoted else ("ok", summary))
+    except Exception as exc:
+        send.send(("failed", repr(exc)))
+    finally:
+        send.close()
