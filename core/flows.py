@@ -120,13 +120,18 @@ class _RawAdapter(io.RawIOBase):
         return len(data)
 
 
+def buffered(source: Readable) -> io.BufferedReader:
+    """Any readable source as a buffered, line-iterable byte stream (closing it closes the source)."""
+    return source if isinstance(source, io.BufferedReader) else io.BufferedReader(_RawAdapter(source), 1 << 16)
+
+
 def open_flow_stream(source: Readable) -> io.BufferedIOBase:
     """A buffered, line-iterable byte stream: gzip input (by magic bytes) is decompressed, and a file
     whose lines end in a bare CR (old Mac) is read as if they ended in LF."""
-    buffered = source if isinstance(source, io.BufferedReader) else io.BufferedReader(_RawAdapter(source), 1 << 16)
-    stream: io.BufferedIOBase = buffered
-    if buffered.peek(2)[:2] == GZIP_MAGIC:
-        stream = gzip.GzipFile(fileobj=buffered, mode="rb")
+    reader = buffered(source)
+    stream: io.BufferedIOBase = reader
+    if reader.peek(2)[:2] == GZIP_MAGIC:
+        stream = gzip.GzipFile(fileobj=reader, mode="rb")
     start = stream.peek(_SNIFF_BYTES)[:_SNIFF_BYTES]  # type: ignore[attr-defined]
     if b"\r" in start.rstrip(b"\r") and b"\n" not in start:
         stream = io.BufferedReader(_RawAdapter(stream, cr_to_lf=True), 1 << 16)

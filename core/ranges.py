@@ -1,18 +1,21 @@
-"""Summarize one large local file on several processes: byte ranges split at line boundaries, merged exactly.
+"""Summarize one large file on several processes: byte ranges split at line boundaries, merged exactly.
 
 The parent reads the header and decides the columns and the duration unit from the first lines, as
 the single-process reader does; each worker (multiprocessing Process + Pipe, which also work where
-Pool does not, e.g. in Lambda) reads the lines that *start* in its byte range and adds them up; the
-parent adds the workers' totals, rows and skipped counts. A CSV record spans lines only inside a
-quoted field, so when any worker meets a quote the file is read again by one process: the result is
-always the single-process result. Gzip and CR-only files are read by one process.
+Pool does not, e.g. in Lambda) opens the file at its range (a seek, or a ranged GET), reads the
+lines that *start* in the range and adds them up; the parent adds the workers' totals, rows and
+skipped counts. A CSV record spans lines only inside a quoted field, so when any worker meets a
+quote the file is read again by one process: the result is always the single-process result. Gzip
+and CR-only files are read by one process.
 """
 
 from __future__ import annotations
 
+import functools
+import io
 import multiprocessing
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any, Final
@@ -46,10 +49,20 @@ class Plan:
     ranges: list[tuple[int, int]]
 
 
-def plan(path: str, jobs: int) -> Plan | None:
+Opener = Callable[[int], io.BufferedReader]
+"""Opens the file at a byte offset, to be read to its end (or closed early). Picklable (a
+functools.partial of a module-level function), so that any start method can send it to a worker."""
+
+
+def open_at(path: str, offset: int) -> io.BufferedReader:
+    stream = open(path, "rb")  # noqa: SIM115 (the caller closes it)
+    stream.seek(offset)
+    return stream
+
+
+def plan(opener: Opener, size: int, jobs: int) -> Plan | None:
     """The byte ranges of the data lines, or None when the file must be read by one process."""
-    size = os.path.getsize(path)
-    with open(path, "rb") as raw:
+    with opener(0) as raw:
         stream = open_flow_stream(raw)
         if stream is not raw:  # gzip, or bare-CR lines: offsets in the file are not offsets in the text
             return None
@@ -59,28 +72,35 @@ def plan(path: str, jobs: int) -> Plan | None:
     return Plan(head, [(start, end) for start, end in zip(starts, [*starts[1:], size], strict=True) if start < end])
 
 
-def summarize_path(path: str, jobs: int, min_bytes_per_job: int = MIN_BYTES_PER_JOB) -> FileSummary:
-    """The file's summary, read in up to `jobs` byte ranges in parallel when it is large enough."""
-    if min_bytes_per_job:
-        jobs = min(jobs, os.path.getsize(path) // min_bytes_per_job)
+def summarize_ranges(opener: Opener, size: int, jobs: int, min_bytes_per_job: int | None = None) -> FileSummary:
+    """The summary of the `size` bytes `opener` reads, in up to `jobs` byte ranges in parallel (at
+    least `min_bytes_per_job` each, default MIN_BYTES_PER_JOB), else by one process."""
+    least = MIN_BYTES_PER_JOB if min_bytes_per_job is None else min_bytes_per_job
+    if least:
+        jobs = min(jobs, size // least)
     if jobs > 1:
-        ranges = plan(path, jobs)
+        ranges = plan(opener, size, jobs)
         if ranges is not None and len(ranges.ranges) > 1:
-            merged = run_plan(path, ranges)
+            merged = run_plan(opener, ranges)
             if merged is not None:
                 return merged
-    with open(path, "rb") as stream:
+    with opener(0) as stream:
         return summarize_stream(stream)
 
 
-def run_plan(path: str, ranges: Plan) -> FileSummary | None:
+def summarize_path(path: str, jobs: int, min_bytes_per_job: int | None = None) -> FileSummary:
+    """A local file's summary (core.summarize --jobs)."""
+    return summarize_ranges(functools.partial(open_at, path), os.path.getsize(path), jobs, min_bytes_per_job)
+
+
+def run_plan(opener: Opener, ranges: Plan) -> FileSummary | None:
     """One worker per range; the merged summary, or None when one process must read the file."""
     context = multiprocessing.get_context()
     workers: list[tuple[Any, Connection]] = []
     for start, end in ranges.ranges:
         receive, send = context.Pipe(duplex=False)
         process = context.Process(
-            target=_worker, args=(path, start, end, start == ranges.head.data_start, ranges.head, send), daemon=True
+            target=_worker, args=(opener, start, end, start == ranges.head.data_start, ranges.head, send), daemon=True
         )
         process.start()
         send.close()
@@ -106,16 +126,13 @@ def run_plan(path: str, ranges: Plan) -> FileSummary | None:
     return merged
 
 
-def _worker(path: str, start: int, end: int, first: bool, head: Head, send: Connection) -> None:
+def _worker(opener: Opener, start: int, end: int, first: bool, head: Head, send: Connection) -> None:
     quoted = False
     try:
-        with open(path, "rb") as stream:
+        with opener(start if first else start - 1) as stream:
             position = start
             if not first:  # the line that starts before the range belongs to the previous worker
-                stream.seek(start - 1)
                 position = start - 1 + len(stream.readline())
-            else:
-                stream.seek(start)
 
             def lines() -> Iterator[bytes]:
                 nonlocal position, quoted
