@@ -11,19 +11,22 @@ can belong to an uncommitted attempt; a crash at any step is finished by the nex
 from __future__ import annotations
 
 import datetime
+import functools
 import io
+import math
 import time
 import uuid
 from dataclasses import dataclass, replace
 from typing import Any
 
-from core import layout
+from core import layout, ranges
 from core.flows import FileSummary, RejectedFile, summarize_stream
+from core.ranges import usable_cores
 from core.status import REJECTED, SUMMARIZED, FileStatus
 from core.summary import by_date, write_summary
 from handlers.batch import BatchResponse, RetryLater, SqsRecord, log_outcome, process_batch, s3_object_keys
 from handlers.config import Settings, summarize_settings
-from storage.store import Blob, Store, lambda_store
+from storage.store import Blob, Store, lambda_store, open_object_at
 
 LEASE_PER_REMAINING_TIME = 2
 """Lambda stops a function at its timeout, so twice the remaining time outlives the invocation, and a
@@ -38,15 +41,26 @@ class LeaseLost(Exception):
     """Our lease expired and another invocation took the file over."""
 
 
+MB_PER_VCPU = 1769
+"""Lambda gives a function one vCPU per 1,769 MB of memory (up to 6 at 10,240 MB)."""
+
+
+def jobs_for(context: Any) -> int:
+    """Processes a large object is summarized with: the vCPUs the function's memory buys."""
+    memory = int(getattr(context, "memory_limit_in_mb", 0) or 0)
+    return max(1, min(usable_cores(), math.ceil(memory / MB_PER_VCPU)))
+
+
 def handler(event: dict[str, Any], context: Any) -> BatchResponse:
     settings = summarize_settings()
     store = lambda_store(settings.bucket)
+    jobs = jobs_for(context)
 
     def record_handler(record: SqsRecord) -> None:
         for key in s3_object_keys(record["body"]):
             if layout.is_raw(key):
                 lease = LEASE_PER_REMAINING_TIME * context.get_remaining_time_in_millis() / 1000
-                summarize_object(store, settings, key, lease)
+                summarize_object(store, settings, key, lease, jobs)
 
     return process_batch(event, record_handler)
 
@@ -62,10 +76,11 @@ class Upload:
     version_id: str
     etag: str
     upload_id: str
+    size: int = 0
 
     @classmethod
     def of(cls, blob: Blob) -> Upload:
-        return cls(blob.version_id, blob.etag, blob.metadata.get(layout.UPLOAD_ID, ""))
+        return cls(blob.version_id, blob.etag, blob.metadata.get(layout.UPLOAD_ID, ""), blob.size)
 
     def summarized_in(self, status: FileStatus | None) -> bool:
         return (
@@ -75,7 +90,9 @@ class Upload:
         )
 
 
-def summarize_object(store: Store, settings: Settings, raw_key: str, lease_seconds: float) -> FileStatus | None:
+def summarize_object(
+    store: Store, settings: Settings, raw_key: str, lease_seconds: float, jobs: int = 1
+) -> FileStatus | None:
     problem = layout.key_problem(raw_key)
     if problem:
         log_outcome("rejected", outcome="rejected", key=raw_key, reason=problem)
@@ -109,11 +126,10 @@ def summarize_object(store: Store, settings: Settings, raw_key: str, lease_secon
 
     summary: FileSummary | None = None
     reason = ""
-    with store.open_version(raw_key, upload.version_id) as body:
-        try:
-            summary = summarize_stream(body)
-        except RejectedFile as exc:
-            reason = str(exc)
+    try:
+        summary = read_version(store, raw_key, upload, jobs)
+    except RejectedFile as exc:
+        reason = str(exc)
     if summary is None:
         store.copy_version(raw_key, upload.version_id, layout.rejected_key(raw_key))
 
@@ -168,6 +184,16 @@ def publish(store: Store, status: FileStatus, summary: FileSummary | None) -> No
         store.put(layout.summary_key(date, status.source), text.getvalue().encode(), metadata)
     for date in sorted(set(status.published_dates) - set(status.dates)):
         store.delete(layout.summary_key(date, status.source))
+
+
+def read_version(store: Store, raw_key: str, upload: Upload, jobs: int) -> FileSummary:
+    """Summarize exactly the version claimed: streamed, or in byte ranges on `jobs` processes when it
+    is large enough (core.ranges; the same result)."""
+    if jobs > 1 and upload.size >= 2 * ranges.MIN_BYTES_PER_JOB:
+        opener = functools.partial(open_object_at, store.bucket, raw_key, upload.version_id)
+        return ranges.summarize_ranges(opener, upload.size, jobs)
+    with store.open_version(raw_key, upload.version_id) as body:
+        return summarize_stream(body)
 
 
 def finish(store: Store, settings: Settings, status: FileStatus) -> None:

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import datetime
 import functools
+import io
 import json
+import os
 import random
 import time
 import uuid
@@ -63,6 +65,8 @@ class Blob:
     etag: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
     version_id: str = ""
+    size: int = 0
+    """The object's length (from HEAD; the body is empty then)."""
 
 
 def _versioned(version_id: str) -> bool:
@@ -108,7 +112,13 @@ class Store:
             if error_code(exc) in ABSENT:
                 return None
             raise
-        return Blob(b"", response["ETag"], dict(response.get("Metadata", {})), response.get("VersionId", ""))
+        return Blob(
+            b"",
+            response["ETag"],
+            dict(response.get("Metadata", {})),
+            response.get("VersionId", ""),
+            response.get("ContentLength", 0),
+        )
 
     def put(self, key: str, body: bytes, metadata: dict[str, str] | None = None) -> str:
         return self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, Metadata=metadata or {})["ETag"]
@@ -277,6 +287,45 @@ class Store:
 
 
 PARALLEL_READS = 16
+
+
+class _Body(io.RawIOBase):
+    """A streaming GET body as a raw stream; closing it closes the body."""
+
+    def __init__(self, body: StreamingBody) -> None:
+        self._body = body
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        data = self._body.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._body.close()
+        super().close()
+
+
+@functools.cache
+def _client_of_process(pid: int) -> S3Client:
+    import boto3
+
+    return boto3.client("s3", config=RETRIES)
+
+
+def open_object_at(bucket: str, key: str, version_id: str, offset: int) -> io.BufferedReader:
+    """One version of an object from a byte offset (a ranged GET), with this process's own client: what
+    each worker of a parallel summarize opens (core.ranges; a forked process must not share a client)."""
+    params: dict[str, Any] = {"Bucket": bucket, "Key": key}
+    if offset:
+        params["Range"] = f"bytes={offset}-"
+    if _versioned(version_id):
+        params["VersionId"] = version_id
+    body = _client_of_process(os.getpid()).get_object(**params)["Body"]
+    return io.BufferedReader(_Body(body), 1 << 16)
 
 
 def _days_between(first: str, last: str) -> list[str]:
