@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from core import layout
-from local import bench_consolidation
+from local import bench_consolidation, bench_shapes
 from local.naive import daily_totals
 from local.samples import device_pairs, write_flows, write_sample_file
 
@@ -269,7 +269,7 @@ def machine() -> str:
     )
 
 
-SECTIONS = ("summarize", "memory", "s3", "consolidation", "end-to-end")
+SECTIONS = ("summarize", "shapes", "memory", "s3", "consolidation", "end-to-end")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -301,6 +301,7 @@ def main(argv: list[str] | None = None) -> int:
             "summarize": lambda: bench_summarize(work, args.rows, args.runs),
             "memory": lambda: bench_memory(work, args.gigabytes),
             "s3": lambda: bench_s3_streaming(work, args.s3_megabytes),
+            "shapes": lambda: bench_shapes.run(work, min(args.runs, 3)),
             "consolidation": lambda: bench_consolidation.run(work, 20, args.files, runs=args.runs),
             "end-to-end": lambda: bench_end_to_end(work, 8, 50_000),
         }
