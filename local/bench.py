@@ -172,6 +172,33 @@ def bench_memory(work: Path, gigabytes: float) -> list[str]:
 
 
 def bench_s3_streaming(work: Path, megabytes: int) -> list[str]:
+    """The summarize handler against a moto server: a large object with few pairs, and a 2M-row object
+    with 500k pairs (the high-cardinality shape of issue 15), each in a process of its own."""
+    rows = megabytes * 1_000_000 // 460
+    few = device_pairs(6, 400)
+    many = [pair for branch in range(10) for pair in device_pairs(branch, 50_000)]
+    objects = [
+        (f"{rows:,} rows, {len(few)} pairs, 4 days", rows, few, 4, "target ≤ 128 MB"),
+        (f"2,000,000 rows, {len(many):,} pairs, 1 day", 2_000_000, many, 1, "target ≤ 512 MB (the default memory)"),
+    ]
+    lines = [
+        "### Streaming from S3: the summarize handler on large objects (moto server, one process)",
+        "",
+        "| object | size | distinct keys | peak RSS | seconds | files left in TMPDIR | target |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for label, count, pairs, days, target in objects:
+        path = work / "big.csv"
+        write_sample_file(path, count, pairs, [START + datetime.timedelta(days=n) for n in range(days)], seed=11)
+        rss, seconds, leftovers, keys = _summarize_handler_on(work, path)
+        size = path.stat().st_size / 1e6
+        path.unlink()
+        lines.append(f"| {label} | {size:.0f} MB | {keys:,} | {rss} MB | {seconds:.1f} | {leftovers} | {target} |")
+    return [*lines, ""]
+
+
+def _summarize_handler_on(work: Path, path: Path) -> tuple[int, float, int, int]:
+    """Peak RSS (MB), seconds, files left in TMPDIR and distinct keys of the summarize handler on the file."""
     import boto3
     from moto.server import ThreadedMotoServer
 
@@ -186,15 +213,10 @@ def bench_s3_streaming(work: Path, megabytes: int) -> list[str]:
         s3.create_bucket(Bucket="bench")
         s3.put_bucket_versioning(Bucket="bench", VersioningConfiguration={"Status": "Enabled"})
         queue = sqs.create_queue(QueueName="consolidate")["QueueUrl"]
-        path = work / "big.csv"
-        rows = megabytes * 1_000_000 // 460
-        days = [START + datetime.timedelta(days=n) for n in range(4)]
-        write_sample_file(path, rows, device_pairs(6, 400), days, seed=11)
-        s3.upload_file(str(path), "bench", layout.raw_key("big", "big.csv"))
-        size = path.stat().st_size / 1e6
-        path.unlink()
+        key = layout.raw_key("big", "big.csv")
+        s3.upload_file(str(path), "bench", key)
         scratch = work / "tmp"
-        scratch.mkdir()
+        scratch.mkdir(exist_ok=True)
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
             "AWS_ENDPOINT_URL": endpoint,
@@ -209,22 +231,21 @@ def bench_s3_streaming(work: Path, megabytes: int) -> list[str]:
         code = (
             "from handlers.config import summarize_settings; from handlers.summarize import summarize_object;"
             "from storage.store import lambda_store; settings = summarize_settings();"
-            f"s = summarize_object(lambda_store(settings.bucket), settings, {layout.raw_key('big', 'big.csv')!r}, 600);"
+            f"s = summarize_object(lambda_store(settings.bucket), settings, {key!r}, 600);"
             "assert s is not None and s.rows_kept > 0"
         )
         started = time.perf_counter()
         rss, exit_code = peak_rss_of(code, env=env)
         seconds = time.perf_counter() - started
         assert exit_code == 0, "the summarize handler failed"
-        leftovers = list(scratch.iterdir())
+        leftovers = len(list(scratch.iterdir()))
+        keys = sum(
+            len(s3.get_object(Bucket="bench", Key=item["Key"])["Body"].read().splitlines()) - 1
+            for item in s3.list_objects_v2(Bucket="bench", Prefix=layout.SUMMARIES_PREFIX).get("Contents", [])
+        )
     finally:
         server.stop()
-    return [
-        f"### Streaming from S3: the summarize handler on a {size:.0f} MB object (moto server)",
-        "",
-        f"Peak RSS {rss} MB (target ≤ 128 MB), {seconds:.1f} s; files written to TMPDIR: {len(leftovers)}.",
-        "",
-    ]
+    return rss, seconds, leftovers, keys
 
 
 def bench_end_to_end(work: Path, files: int, rows: int) -> list[str]:
