@@ -29,7 +29,6 @@ OPERATIONS = {
     "PutObject",
     "DeleteObject",
     "CopyObject",
-    "ListObjectsV2",
     "ListObjectVersions",
     "SendMessage",
 }
