@@ -95,13 +95,13 @@ SHAPES: list[tuple[str, int, Callable[[], list[tuple[str, str]]], int]] = [
     (
         "1M rows, ≈ 444k (day, pair) keys",
         1_000_000,
-        lambda: [pair for branch in range(10) for pair in device_pairs(branch, 26_000)],
+        lambda: [pair for branch in range(1, 11) for pair in device_pairs(branch, 26_000)],
         2,
     ),
     (
         "2M rows, 500k pairs",
         2_000_000,
-        lambda: [pair for branch in range(10) for pair in device_pairs(branch, 50_000)],
+        lambda: [pair for branch in range(1, 11) for pair in device_pairs(branch, 50_000)],
         1,
     ),
 ]
