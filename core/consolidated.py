@@ -70,6 +70,9 @@ class BranchDay:
     sources: dict[str, int] = field(default_factory=dict)
     """source id -> the generation applied (kept when its rows leave: an older generation cannot return)"""
     rows: dict[str, list[SourceRow]] = field(default_factory=dict)
+    parts: list[int] = field(default_factory=list)
+    """Every part any revision had rows in (it only grows): no other day part holds this branch-day's
+    entries, whatever order revisions are folded in, so folds skip the others."""
 
     def apply(self, source: str, generation: int, rows: Sequence[SourceRow]) -> bool:
         """Make `rows` the source's contribution to this branch-day, unless an equal or newer generation is in."""
@@ -80,12 +83,13 @@ class BranchDay:
             self.rows[source] = [list(row) for row in rows]
         else:
             self.rows.pop(source, None)
+        self.parts = sorted(set(self.parts) | {part_of(pair_name(row[0], row[1])) for row in rows})
         self.revision += 1
         return True
 
     def totals_by_part(self) -> dict[int, dict[str, Counts]]:
-        """The branch's total of the day per pair, grouped by part."""
-        parts: dict[int, dict[str, Counts]] = {}
+        """The branch's total of the day per pair, grouped by part, for every part in `parts`."""
+        parts: dict[int, dict[str, Counts]] = {part: {} for part in self.parts}
         for rows in self.rows.values():
             for src, dst, duration, packets, flows in rows:
                 name = pair_name(src, dst)
@@ -94,12 +98,12 @@ class BranchDay:
         return parts
 
     def dumps(self) -> bytes:
-        return _dumps({"revision": self.revision, "sources": self.sources, "rows": self.rows})
+        return _dumps({"revision": self.revision, "sources": self.sources, "rows": self.rows, "parts": self.parts})
 
     @classmethod
     def loads(cls, data: bytes) -> BranchDay:
         document = _loads(data, "branch-day ledger")
-        return cls(document["revision"], document["sources"], document["rows"])
+        return cls(document["revision"], document["sources"], document["rows"], document["parts"])
 
 
 def _delta(old: Counts | None, new: Counts | None) -> list[int]:

@@ -123,8 +123,9 @@ def apply_sources(store: Store, sources: Sequence[Source]) -> None:
     ledgers = _parallel(lambda group: update_ledger(store, *group), groups.items())
     for (date, _), (tag, ledger) in zip(groups, ledgers, strict=True):
         folds.setdefault(date, []).append((tag, ledger.revision, ledger.totals_by_part()))
-    revisions = _parallel(lambda part: update_part(store, part, folds), range(PART_COUNT))
-    rebuild_traffic_stats(store, dict(enumerate(revisions)))
+    touched = sorted({part for ledgers in folds.values() for _, _, totals in ledgers for part in totals})
+    revisions = _parallel(lambda part: update_part(store, part, folds), touched)
+    rebuild_traffic_stats(store, dict(zip(touched, revisions, strict=True)))
     seconds = round(time.monotonic() - started, 3)
     for source in sources:
         mark_consolidated(store, source.status.key, source.status.generation)
@@ -162,7 +163,11 @@ def update_part(store: Store, part: int, folds: Folds) -> int:
     stats_key = layout.stats_part_key(part)
     first = store.get(stats_key)
     known = StatsPart.loads(first.body) if first is not None else StatsPart()
-    days = {date: fold_day(store, date, part, ledgers, known.taken.get(date, 0)) for date, ledgers in folds.items()}
+    days = {
+        date: fold_day(store, date, part, here, known.taken.get(date, 0))
+        for date, ledgers in folds.items()
+        if (here := [ledger for ledger in ledgers if part in ledger[2]])
+    }
     stats = StatsPart()
 
     def take(current: Blob | None) -> Blob | None:
@@ -184,7 +189,7 @@ def fold_day(
     def fold(current: Blob | None) -> Blob | None:
         nonlocal day
         day = DayPart.loads(current.body) if current is not None else DayPart()
-        changed = [day.fold(tag, revision, totals.get(part, {}), taken) for tag, revision, totals in ledgers]
+        changed = [day.fold(tag, revision, totals[part], taken) for tag, revision, totals in ledgers]
         return Blob(day.dumps()) if any(changed) else None
 
     store.update(layout.day_part_key(date, part), fold)
