@@ -105,9 +105,10 @@ class FileSummary:
 
 
 class _RawAdapter(io.RawIOBase):
-    def __init__(self, source: Readable, cr_to_lf: bool = False) -> None:
+    def __init__(self, source: Readable, cr_to_lf: bool = False, owns: bool = False) -> None:
         self._source = source
         self._cr_to_lf = cr_to_lf
+        self._owns = owns
 
     def readable(self) -> bool:
         return True
@@ -119,10 +120,19 @@ class _RawAdapter(io.RawIOBase):
         buffer[: len(data)] = data
         return len(data)
 
+    def close(self) -> None:
+        closer = getattr(self._source, "close", None)
+        if self._owns and not self.closed and closer is not None:
+            closer()
+        super().close()
 
-def buffered(source: Readable) -> io.BufferedReader:
-    """Any readable source as a buffered, line-iterable byte stream (closing it closes the source)."""
-    return source if isinstance(source, io.BufferedReader) else io.BufferedReader(_RawAdapter(source), 1 << 16)
+
+def buffered(source: Readable, *, owns: bool = False) -> io.BufferedReader:
+    """Any readable source as a buffered, line-iterable byte stream; closing it closes the source only
+    when the stream `owns` it (a caller's stdin or open body stays open otherwise)."""
+    if isinstance(source, io.BufferedReader):
+        return source
+    return io.BufferedReader(_RawAdapter(source, owns=owns), 1 << 16)
 
 
 def open_flow_stream(source: Readable) -> io.BufferedIOBase:

@@ -29,6 +29,7 @@ from botocore.exceptions import ClientError
 
 from core import layout
 from core.consolidated import day_total_in, pair_name, part_of, span_in
+from core.flows import buffered
 from core.stats import Days
 from core.status import FileStatus
 
@@ -289,26 +290,6 @@ class Store:
 PARALLEL_READS = 16
 
 
-class _Body(io.RawIOBase):
-    """A streaming GET body as a raw stream; closing it closes the body."""
-
-    def __init__(self, body: StreamingBody) -> None:
-        self._body = body
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        data = self._body.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        if not self.closed:
-            self._body.close()
-        super().close()
-
-
 @functools.cache
 def _client_of_process(pid: int) -> S3Client:
     import boto3
@@ -325,7 +306,7 @@ def open_object_at(bucket: str, key: str, version_id: str, offset: int) -> io.Bu
     if _versioned(version_id):
         params["VersionId"] = version_id
     body = _client_of_process(os.getpid()).get_object(**params)["Body"]
-    return io.BufferedReader(_Body(body), 1 << 16)
+    return buffered(body, owns=True)
 
 
 def _days_between(first: str, last: str) -> list[str]:
