@@ -22,7 +22,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
-from core.counts import Counts, Key, Totals
+from core.counts import Totals
+from core.table import NORMAL_IPV4_PAIR, PLAIN_PAIR, DailyTotals, Pairs
 from core.timestamps import parse_date, parse_day, valid_time_bytes
 from core.units import MICROSECONDS, SECONDS, UnitDecision, decide_unit, evidence_columns, find_columns
 
@@ -94,7 +95,7 @@ class RejectedFile(Exception):
 class FileSummary:
     """Daily totals of one flow file, with what was read and skipped and the duration unit used."""
 
-    totals: Totals = field(default_factory=dict)
+    table: DailyTotals = field(default_factory=DailyTotals)
     rows_read: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
     unit: UnitDecision = field(default_factory=lambda: UnitDecision(MICROSECONDS, "default: no data rows"))
@@ -102,6 +103,11 @@ class FileSummary:
     @property
     def rows_kept(self) -> int:
         return self.rows_read - sum(self.skipped.values())
+
+    @property
+    def totals(self) -> Totals:
+        """Every (day, pair) as Key -> Counts: a full copy, for tests and small files."""
+        return self.table.as_dict()
 
 
 class _RawAdapter(io.RawIOBase):
@@ -300,6 +306,8 @@ class _Caches:
     def ip(self, raw: bytes) -> str:
         value = self.ips.get(raw)
         if value is None:
+            if len(self.ips) >= _CACHE_LIMIT:
+                self.ips.clear()
             value = self.ips[raw] = _normalize_ip(raw) or ""
         return value
 
@@ -375,13 +383,15 @@ def summarize_rows(lines: Lines, indexes: dict[str, int], unit: UnitDecision) ->
     skipped = summary.skipped
     caches = _Caches()
     time_get = caches.times.get
-    # Rows are added up under one bytes key per raw (date part, src, dst), joined by a comma;
-    # each distinct raw key is validated and normalized once, at the end.
-    raw_totals: dict[bytes, list[int]] = {}
-    raw_get = raw_totals.get
+    # Rows are added up per raw date part, under the raw b"src,dst", into a flat list of sums
+    # (core.table's layout); each distinct raw key is validated and normalized once, at the end.
+    raw_days: dict[bytes, Pairs] = {}
+    sums = summary.table.sums
+    last_date = b""
+    pairs: Pairs = {}
+    pairs_get = pairs.get
     rows = 0
     sep = _SEP
-    join = sep.join
 
     while True:
         for line in lines.source:
@@ -397,7 +407,7 @@ def summarize_rows(lines: Lines, indexes: dict[str, int], unit: UnitDecision) ->
                     skipped[BAD_IP if sep in fields[i_src] or sep in fields[i_dst] else BAD_TIME] += 1
                     continue
             else:
-                fields = line.split(b",", width)
+                fields = line.split(sep, width)
             if len(fields) < width:
                 if line.strip():
                     rows += 1
@@ -438,38 +448,66 @@ def summarize_rows(lines: Lines, indexes: dict[str, int], unit: UnitDecision) ->
                 skipped[NEGATIVE_NUMBER] += 1
                 continue
 
-            key = join((date_key, fields[i_src], fields[i_dst]))
-            acc = raw_get(key)
-            if acc is None:
-                raw_totals[key] = [dur, pkts, 1]
+            if date_key != last_date:
+                found = raw_days.get(date_key)
+                if found is None:
+                    found = raw_days[date_key] = {}
+                pairs, pairs_get, last_date = found, found.get, date_key
+            key = fields[i_src] + sep + fields[i_dst]
+            offset = pairs_get(key)
+            if offset is None:
+                pairs[key] = len(sums)
+                sums += (dur, pkts, 1)
             else:
-                acc[0] += dur
-                acc[1] += pkts
-                acc[2] += 1
+                sums[offset] += dur
+                sums[offset + 1] += pkts
+                sums[offset + 2] += 1
         else:
             break
 
-    summary.totals = _normalized(raw_totals, caches, skipped)
+    _normalize(raw_days, summary.table, caches, skipped)
     summary.rows_read = rows
     return summary
 
 
-def _normalized(raw_totals: dict[bytes, list[int]], caches: _Caches, skipped: Counter[str]) -> Totals:
-    """Validate each distinct raw key once; entries leave the raw table as they are moved."""
-    totals: Totals = {}
-    while raw_totals:
-        raw_key, values = raw_totals.popitem()
-        raw_date, raw_src, raw_dst = raw_key.split(_SEP, 2)
-        counts = Counts(*values)
+def _normalize(raw_days: dict[bytes, Pairs], table: DailyTotals, caches: _Caches, skipped: Counter[str]) -> None:
+    """Move the raw tables into `table` under ISO days and normal IPs, validating each distinct raw
+    key once. A pair of plain dotted quads is already normal: it stays, the same bytes object."""
+    sums = table.sums
+    while raw_days:
+        raw_date, pairs = raw_days.popitem()
         day = caches.date(raw_date)
-        src, dst = caches.ip(raw_src), caches.ip(raw_dst)
         if not day:
-            skipped[BAD_TIME] += counts.flows
-        elif not src or not dst:
-            empty = not (raw_src.strip() if not src else raw_dst.strip())
-            skipped[MISSING_FIELD if empty else BAD_IP] += counts.flows
-        else:
-            key = Key(day, src, dst)
-            previous = totals.get(key)
-            totals[key] = counts if previous is None else previous + counts
-    return totals
+            skipped[BAD_TIME] += sum(sums[offset + 2] for offset in pairs.values())
+            continue
+        for raw_pair in [pair for pair in pairs if NORMAL_IPV4_PAIR.fullmatch(pair) is None]:
+            offset = pairs.pop(raw_pair)
+            raw_src, raw_dst = raw_pair.split(_SEP, 1)
+            src, dst = caches.ip(raw_src), caches.ip(raw_dst)
+            if not src or not dst:
+                empty = not (raw_src.strip() if not src else raw_dst.strip())
+                skipped[MISSING_FIELD if empty else BAD_IP] += sums[offset + 2]
+                continue
+            pair = f"{src},{dst}".encode("ascii")
+            table.plain = table.plain and PLAIN_PAIR.fullmatch(pair) is not None
+            known = pairs.get(pair)
+            if known is None:
+                pairs[pair] = offset
+            else:
+                sums[known] += sums[offset]
+                sums[known + 1] += sums[offset + 1]
+                sums[known + 2] += sums[offset + 2]
+        known_pairs = table.days.get(day)
+        if known_pairs is None:
+            table.days[day] = pairs
+            continue
+        if len(known_pairs) < len(pairs):  # two spellings of one day: add the smaller into the larger
+            table.days[day], pairs, known_pairs = pairs, known_pairs, pairs
+        for pair, offset in pairs.items():
+            known = known_pairs.get(pair)
+            if known is None:
+                known_pairs[pair] = offset
+            else:
+                sums[known] += sums[offset]
+                sums[known + 1] += sums[offset + 1]
+                sums[known + 2] += sums[offset + 2]

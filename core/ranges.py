@@ -1,13 +1,13 @@
 """Summarize one large file on several processes: byte ranges split at line boundaries, merged exactly.
 
 The parent reads the header and decides the columns and the duration unit from the first lines, as
-the single-process reader does; each worker (multiprocessing Process + Pipe, which also work where
-Pool does not, e.g. in Lambda) opens the file at its range (a seek, or a ranged GET), reads the
-lines that *start* in the range and adds them up; the parent adds the workers' totals, rows and
-skipped counts. A CSV record spans lines only inside a quoted field, so when any worker meets a
-quote the file is read again by one process: the result is always the single-process result. Gzip
-and CR-only files are read by one process.
-"""
+the single-process reader does; then it reads the first range itself while one worker each
+(multiprocessing Process + Pipe, which also work where Pool does not, e.g. in Lambda) opens the file
+at its range (a seek, or a ranged GET) and adds up the lines that *start* in it; the parent merges the
+workers' compact tables (core.table), rows and skipped counts into its own. A CSV record spans lines
+only inside a quoted field, so when any range meets a quote (or a worker fails) the file is read again
+by one process: the result is always the single-process result. Gzip and CR-only files are read by
+one process."""
 
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any, Final
 
-from core.counts import add_into
 from core.flows import (
     FileSummary,
     Head,
@@ -94,20 +93,21 @@ def summarize_path(path: str, jobs: int, min_bytes_per_job: int | None = None) -
 
 
 def run_plan(opener: Opener, ranges: Plan) -> FileSummary | None:
-    """One worker per range; the merged summary, or None when one process must read the file."""
+    """This process reads the first range and one worker each of the others; the merged summary, or
+    None when one process must read the file."""
     context = multiprocessing.get_context()
     workers: list[tuple[Any, Connection]] = []
-    for start, end in ranges.ranges:
+    for start, end in ranges.ranges[1:]:
         receive, send = context.Pipe(duplex=False)
-        process = context.Process(
-            target=_worker, args=(opener, start, end, start == ranges.head.data_start, ranges.head, send), daemon=True
-        )
+        process = context.Process(target=_worker, args=(opener, start, end, ranges.head, send), daemon=True)
         process.start()
         send.close()
         workers.append((process, receive))
-    results: list[Any] = []
+    own: FileSummary | None = None
+    results: list[FileSummary | None] = []
     try:
-        for _, receive in workers:
+        own = _read_range(opener, *ranges.ranges[0], ranges.head)
+        for _, receive in workers if own is not None else []:  # else the file is read again: do not wait
             try:
                 results.append(receive.recv())
             except EOFError:  # the worker died
@@ -115,39 +115,48 @@ def run_plan(opener: Opener, ranges: Plan) -> FileSummary | None:
     finally:
         for process, receive in workers:
             receive.close()
+            if own is None:
+                process.terminate()
             process.join()
-    if any(result is None or result[0] != "ok" for result in results):
-        return None  # a quote, or a failure: one process reads the file again
-    merged = FileSummary(unit=ranges.head.unit)
-    for _, summary in results:
-        add_into(merged.totals, summary.totals.items())
+    if own is None or any(result is None for result in results):
+        return None  # a quote, or a worker's failure: one process reads the file again
+    merged = own
+    for summary in results:
+        assert summary is not None
+        merged.table.merge(summary.table)
         merged.rows_read += summary.rows_read
         merged.skipped.update(summary.skipped)
     return merged
 
 
-def _worker(opener: Opener, start: int, end: int, first: bool, head: Head, send: Connection) -> None:
+def _read_range(opener: Opener, start: int, end: int, head: Head) -> FileSummary | None:
+    """The summary of the lines that start in [start, end), or None when one of them has a quote."""
     quoted = False
+    first = start == head.data_start
+    with opener(start if first else start - 1) as stream:
+        position = start
+        if not first:  # the line that starts before the range belongs to the previous range
+            position = start - 1 + len(stream.readline())
+
+        def lines() -> Iterator[bytes]:
+            nonlocal position, quoted
+            for line in stream:
+                if position >= end:
+                    return
+                if _QUOTE in line:
+                    quoted = True
+                    return
+                position += len(line)
+                yield line
+
+        summary = summarize_rows(Lines(lines()), head.indexes, head.unit)
+    return None if quoted else summary
+
+
+def _worker(opener: Opener, start: int, end: int, head: Head, send: Connection) -> None:
     try:
-        with opener(start if first else start - 1) as stream:
-            position = start
-            if not first:  # the line that starts before the range belongs to the previous worker
-                position = start - 1 + len(stream.readline())
-
-            def lines() -> Iterator[bytes]:
-                nonlocal position, quoted
-                for line in stream:
-                    if position >= end:
-                        return
-                    if _QUOTE in line:
-                        quoted = True
-                        return
-                    position += len(line)
-                    yield line
-
-            summary = summarize_rows(Lines(lines()), head.indexes, head.unit)
-        send.send(("quoted",) if quoted else ("ok", summary))
-    except Exception as exc:
-        send.send(("failed", repr(exc)))
+        send.send(_read_range(opener, start, end, head))
+    except Exception:
+        send.send(None)
     finally:
         send.close()

@@ -10,10 +10,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from core.counts import Totals, add_into
 from core.flows import FileSummary, RejectedFile, summarize_stream
 from core.ranges import MIN_BYTES_PER_JOB, summarize_path, usable_cores
-from core.summary import write_summary
+from core.summary import write_table
+from core.table import DailyTotals
 
 EXIT_REJECTED = 2
 
@@ -56,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
 
-    merged: Totals = {}
+    merged: DailyTotals | None = None
     status = 0
     for path in args.files:
         name = "<stdin>" if path == "-" else path
@@ -67,8 +67,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             status = EXIT_REJECTED
             continue
         print(report(name, summary), file=sys.stderr)
-        add_into(merged, summary.totals.items())
-    write_summary(sys.stdout, merged)
+        if merged is None:
+            merged = summary.table
+        else:
+            merged.merge(summary.table)
+    sys.stdout.flush()
+    write_table(sys.stdout.buffer, merged or DailyTotals())
+    sys.stdout.buffer.flush()
     return status
 
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterable, Mapping
-from typing import Final, TextIO
+from typing import BinaryIO, Final, TextIO
 
 from core.counts import Counts, Key, Totals, add_into
+from core.table import DailyTotals
 
 SUMMARY_HEADER: Final = ("Date", "SrcIP", "DstIP", "TotalFlowDuration", "TotalFwdPkts", "Flows")
+_HEADER_LINE: Final = (",".join(SUMMARY_HEADER) + "\n").encode()
+_LINES_PER_WRITE: Final = 1 << 14
 
 
 def write_summary(out: TextIO, totals: Mapping[Key, Counts]) -> None:
@@ -18,12 +22,26 @@ def write_summary(out: TextIO, totals: Mapping[Key, Counts]) -> None:
     writer.writerows((*key, *totals[key]) for key in sorted(totals))
 
 
-def by_date(totals: Mapping[Key, Counts]) -> dict[str, Totals]:
-    """The totals split by day: a file covers one or two days, each summarized in its own object."""
-    dates: dict[str, Totals] = {}
-    for key, counts in totals.items():
-        dates.setdefault(key.date, {})[key] = counts
-    return dates
+def write_table(out: BinaryIO, table: DailyTotals, dates: Iterable[str] | None = None) -> None:
+    """The same CSV, as bytes, of a table's `dates` (default: all), written straight from the table."""
+    out.write(_HEADER_LINE)
+    sums = table.sums
+    for day in table.dates() if dates is None else dates:
+        if not table.plain:  # a pair that may need quoting: let csv decide
+            text = io.StringIO()
+            csv.writer(text, lineterminator="\n").writerows((*key, *counts) for key, counts in table.items([day]))
+            out.write(text.getvalue().encode())
+            continue
+        pairs = table.days.get(day, {})
+        prefix = day.encode() + b","
+        lines = []
+        for pair in sorted(pairs):
+            offset = pairs[pair]
+            lines.append(b"%s%s,%d,%d,%d\n" % (prefix, pair, sums[offset], sums[offset + 1], sums[offset + 2]))
+            if len(lines) >= _LINES_PER_WRITE:
+                out.write(b"".join(lines))
+                lines.clear()
+        out.write(b"".join(lines))
 
 
 def read_summary(lines: Iterable[str]) -> Totals:

@@ -23,7 +23,8 @@ from core import layout, ranges
 from core.flows import FileSummary, RejectedFile, summarize_stream
 from core.ranges import usable_cores
 from core.status import REJECTED, SUMMARIZED, FileStatus
-from core.summary import by_date, write_summary
+from core.summary import write_table
+from core.table import DailyTotals
 from handlers.batch import BatchResponse, RetryLater, SqsRecord, log_outcome, process_batch, s3_object_keys
 from handlers.config import Settings, summarize_settings
 from storage.store import Blob, Store, lambda_store, open_object_at
@@ -169,7 +170,7 @@ def summarize_object(
         duration_unit=released.duration_unit,
         unit_evidence=released.unit_evidence,
         days=len(released.dates),
-        pairs=len({(key.src, key.dst) for key in summary.totals}) if summary else 0,
+        pairs=summary.table.pair_count() if summary else 0,
         seconds=round(time.monotonic() - started, 3),
     )
     return released
@@ -178,10 +179,11 @@ def summarize_object(
 def publish(store: Store, status: FileStatus, summary: FileSummary | None) -> None:
     """Write the committed generation's summaries (tagged with it) and delete every other day's."""
     metadata = {layout.GENERATION: str(status.generation)}
-    for date, totals in by_date(summary.totals if summary else {}).items():
-        text = io.StringIO()
-        write_summary(text, totals)
-        store.put(layout.summary_key(date, status.source), text.getvalue().encode(), metadata)
+    table = summary.table if summary else DailyTotals()
+    for date in table.dates():
+        body = io.BytesIO()
+        write_table(body, table, [date])
+        store.put(layout.summary_key(date, status.source), body.getvalue(), metadata)
     for date in sorted(set(status.published_dates) - set(status.dates)):
         store.delete(layout.summary_key(date, status.source))
 
@@ -205,8 +207,7 @@ def finish(store: Store, settings: Settings, status: FileStatus) -> None:
 
 
 def _next_status(previous: FileStatus, summary: FileSummary | None, reason: str, upload: Upload) -> FileStatus:
-    totals = summary.totals if summary is not None else {}
-    dates = sorted({key.date for key in totals})
+    dates = summary.table.dates() if summary is not None else []
     touched = set(previous.dates) | set(previous.stale_dates)
     return replace(
         previous,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import functools
 import io
+import os
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.flows import FileSummary, RejectedFile, summarize_stream
-from core.ranges import open_at, plan, run_plan, summarize_path
+from core.ranges import open_at, plan, run_plan, summarize_path, summarize_ranges
 from local.samples import device_pairs, write_flows
 
 REALDATA = Path(__file__).resolve().parents[3] / "shared" / "realdata"
@@ -108,3 +109,21 @@ def test_any_split_gives_the_single_process_result(
     path = tmp_path / "file.csv"
     path.write_bytes(body if trailing_newline else body.rstrip(b"\n"))
     assert parallel(path, jobs) == single(path)
+
+
+def _open_in(parent: int, path: str, offset: int) -> io.BufferedReader:
+    if os.getpid() != parent:
+        raise OSError("injected: a worker cannot read its range")
+    return open_at(path, offset)
+
+
+def test_a_failed_worker_makes_one_process_read_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "flows.csv"
+    lines = (f"10.0.{n % 7}.{n % 200},10.1.0.1,01/12/2022 10:00:00 AM,{n},1\n" for n in range(3000))
+    path.write_bytes(HEADER + "".join(lines).encode())
+    expected = summarize_stream(io.BytesIO(path.read_bytes()))
+    opener = functools.partial(_open_in, os.getpid(), str(path))
+    ranges = plan(opener, path.stat().st_size, 3)
+    assert ranges is not None and len(ranges.ranges) == 3
+    assert run_plan(opener, ranges) is None
+    assert summarize_ranges(opener, path.stat().st_size, 3, min_bytes_per_job=0) == expected
