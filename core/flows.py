@@ -16,6 +16,7 @@ import gzip
 import io
 import ipaddress
 import itertools
+import re
 import zlib
 from collections import Counter
 from collections.abc import Iterator
@@ -211,10 +212,38 @@ def _dotted_quad(raw: bytes) -> str | None:
     return raw.decode("ascii")
 
 
+_HEXTET: Final = re.compile(rb"0|[1-9a-f][0-9a-f]{0,3}")
+
+
+def _longest_zero_run(groups: list[bytes]) -> int:
+    longest = run = 0
+    for group in groups:
+        run = run + 1 if group == b"0" else 0
+        longest = max(longest, run)
+    return longest
+
+
+def _canonical_ipv6(raw: bytes) -> bool:
+    """Whether `raw` is an IPv6 address exactly as ipaddress prints it (RFC 5952: lowercase, no
+    leading zeros, the first longest run of two or more zero groups as "::"; no dotted or zoned form),
+    checked without building the address: five times cheaper, for files full of distinct IPv6 hosts."""
+    head, double, tail = raw.partition(b"::")
+    left = head.split(b":") if head else []
+    right = tail.split(b":") if tail else []
+    missing = 8 - len(left) - len(right)
+    if (missing < 2 if double else missing != 0) or not all(_HEXTET.fullmatch(group) for group in left + right):
+        return False
+    if not double:
+        return _longest_zero_run(left) < 2
+    return _longest_zero_run(left) < missing and _longest_zero_run(right) <= missing
+
+
 def _normalize_ip(raw: bytes) -> str | None:
     quad = _dotted_quad(raw)
     if quad is not None:
         return quad
+    if _canonical_ipv6(raw):
+        return raw.decode("ascii")
     try:
         return str(ipaddress.ip_address(raw.strip().decode("ascii")))
     except (ValueError, UnicodeDecodeError):
@@ -383,6 +412,8 @@ def summarize_rows(lines: Lines, indexes: dict[str, int], unit: UnitDecision) ->
     skipped = summary.skipped
     caches = _Caches()
     time_get = caches.times.get
+    packets: dict[bytes, int] = {}
+    packets_get = packets.get
     # Rows are added up per raw date part, under the raw b"src,dst", into a flat list of sums
     # (core.table's layout); each distinct raw key is validated and normalized once, at the end.
     raw_days: dict[bytes, Pairs] = {}
@@ -429,13 +460,19 @@ def summarize_rows(lines: Lines, indexes: dict[str, int], unit: UnitDecision) ->
 
             raw_dur = fields[i_dur]
             raw_pkts = fields[i_pkts]
+            pkts = packets_get(raw_pkts)  # packet counts repeat: each distinct one is converted once
             try:
                 if seconds:
                     raise ValueError
                 dur = int(raw_dur)
-                pkts = int(raw_pkts)
-                if _UNDERSCORE in raw_dur or _UNDERSCORE in raw_pkts:
+                if _UNDERSCORE in raw_dur:
                     raise ValueError
+                if pkts is None:
+                    pkts = int(raw_pkts)
+                    if _UNDERSCORE in raw_pkts:
+                        raise ValueError
+                    if len(packets) < _CACHE_LIMIT:
+                        packets[raw_pkts] = pkts
             except ValueError:
                 number_dur = parse_duration(raw_dur, seconds)
                 number_pkts = parse_count(raw_pkts)

@@ -15,6 +15,7 @@ from core.flows import (
     MISSING_FIELD,
     NEGATIVE_NUMBER,
     RejectedFile,
+    _canonical_ipv6,
     _normalize_ip,
     summarize_stream,
 )
@@ -290,3 +291,27 @@ def test_the_ipv4_fast_path_agrees_with_ipaddress(text: str) -> None:
     except ValueError:
         expected = None
     assert _normalize_ip(text.encode()) == expected
+
+
+IPV6_GROUPS = st.lists(
+    st.one_of(st.just(0), st.just(0), st.integers(0, 0xFFFF)), min_size=8, max_size=8
+).map(lambda groups: ":".join(f"{g:x}" for g in groups))
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.one_of(
+        IPV6_GROUPS,
+        IPV6_GROUPS.map(lambda text: str(ipaddress.IPv6Address(text))),
+        IPV6_GROUPS.map(lambda text: str(ipaddress.IPv6Address(text)).upper()),
+        st.text(alphabet="0123456789abcdefABCDEF:.%", max_size=45),
+    )
+)
+def test_the_canonical_ipv6_fast_path_agrees_with_ipaddress(text: str) -> None:
+    try:
+        expected: str | None = str(ipaddress.ip_address(text.strip()))
+    except ValueError:
+        expected = None
+    assert _normalize_ip(text.encode()) == expected
+    if _canonical_ipv6(text.encode()):
+        assert expected == text
