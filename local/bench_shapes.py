@@ -1,73 +1,99 @@
-"""Summarize at every shape (issue 15): large files and high-cardinality files, each contender a whole
-process (interpreter start and imports included), timed alternately, with its peak RSS.
-
-Contenders: core on one process, core in byte ranges on the usable cores (`--jobs`), DuckDB, polars
-and pandas (those of the bench extra that are installed). Every contender's totals are checked equal
-to core's before timing.
+"""Summarize at every shape (issue 15): large files and high-cardinality files. Each contender is a
+whole process (interpreter start and imports included) that reads the flow CSV and writes the
+summary CSV of DESIGN section 4 to a file, the product's own job: core is `python -m core.summarize`;
+DuckDB runs COPY (... GROUP BY ... ORDER BY ...) TO the file; polars and pandas group, sort and write.
+Contenders are timed alternately; memory is the peak of the process tree's summed PSS (workers
+included), sampled every few milliseconds. Every contender's output is checked equal to core's.
 """
 
 from __future__ import annotations
 
 import datetime
 import importlib.util
+import io
 import os
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from core.summary import SUMMARY_HEADER, read_summary
 from local.samples import device_pairs, write_sample_file
 
 ROOT = Path(__file__).resolve().parent.parent
 START = datetime.date(2024, 1, 1)
-Totals = dict[tuple[str, str, str], tuple[int, int, int]]
+ISO_DAY = "strftime(strptime(split_part(\"Timestamp\", ' ', 1), '%d/%m/%Y'), '%Y-%m-%d')"
 
 
-def core(path: str, jobs: int) -> Totals:
-    from core.ranges import summarize_path
+def duckdb_csv(path: str, out: str) -> None:
+    import duckdb
 
-    totals = summarize_path(path, jobs).totals
-    return {tuple(k): tuple(v) for k, v in totals.items()}  # type: ignore[misc]
+    date, src, dst, duration, packets, flows = SUMMARY_HEADER
+    duckdb.sql(
+        f"""COPY (SELECT {ISO_DAY} AS "{date}", "Src IP" AS "{src}", "Dst IP" AS "{dst}",
+                         sum("Flow Duration")::HUGEINT AS "{duration}", sum("Tot Fwd Pkts")::HUGEINT AS "{packets}",
+                         count(*) AS "{flows}"
+                  FROM read_csv('{path}', header = true,
+                                types = {{'Timestamp': 'VARCHAR', 'Src IP': 'VARCHAR', 'Dst IP': 'VARCHAR'}})
+                  GROUP BY ALL ORDER BY ALL) TO '{out}' (HEADER, DELIMITER ',')"""
+    )
 
 
-def polars(path: str) -> Totals:
+def polars_csv(path: str, out: str) -> None:
     import polars as pl
 
     stamp = pl.col("Timestamp")
-    frame = (
+    date, src, dst, duration, packets, flows = SUMMARY_HEADER
+    (
         pl.scan_csv(path, infer_schema=False, encoding="utf8-lossy")
         .select(
             pl.concat_str([stamp.str.slice(6, 4), stamp.str.slice(3, 2), stamp.str.slice(0, 2)], separator="-").alias(
-                "Date"
+                date
             ),
-            pl.col("Src IP"),
-            pl.col("Dst IP"),
+            pl.col("Src IP").alias(src),
+            pl.col("Dst IP").alias(dst),
             pl.col("Flow Duration").cast(pl.Int64),
             pl.col("Tot Fwd Pkts").cast(pl.Int64),
         )
-        .group_by("Date", "Src IP", "Dst IP")
-        .agg(pl.col("Flow Duration").sum(), pl.col("Tot Fwd Pkts").sum(), pl.len())
+        .group_by(date, src, dst)
+        .agg(
+            pl.col("Flow Duration").sum().alias(duration),
+            pl.col("Tot Fwd Pkts").sum().alias(packets),
+            pl.len().alias(flows),
+        )
+        .sort(date, src, dst)
         .collect()
+        .write_csv(out)
     )
-    return {(d, s, t): (int(a), int(b), int(c)) for d, s, t, a, b, c in frame.iter_rows()}
 
 
-def contender(name: str, path: str, jobs: int) -> Totals:
-    from local import bench
+def pandas_csv(path: str, out: str) -> None:
+    import pandas as pd
 
-    if name == "core":
-        return core(path, 1)
-    if name == "core --jobs":
-        return core(path, jobs)
-    if name == "DuckDB":
-        return bench.duckdb_totals(Path(path))
-    if name == "polars":
-        return polars(path)
-    if name == "pandas":
-        return bench.pandas_totals(Path(path))
-    raise ValueError(name)
+    date, src, dst, duration, packets, flows = SUMMARY_HEADER
+    columns = ["Src IP", "Dst IP", "Timestamp", "Flow Duration", "Tot Fwd Pkts"]
+    frame = pd.read_csv(path, usecols=columns, encoding="utf-8-sig", dtype={"Src IP": str, "Dst IP": str})
+    stamp = frame["Timestamp"].str
+    frame[date] = stamp.slice(6, 10) + "-" + stamp.slice(3, 5) + "-" + stamp.slice(0, 2)
+    frame = frame.rename(columns={"Src IP": src, "Dst IP": dst})
+    grouped = frame.groupby([date, src, dst], sort=True).agg(
+        **{duration: ("Flow Duration", "sum"), packets: ("Tot Fwd Pkts", "sum"), flows: ("Flow Duration", "size")}
+    )
+    grouped.to_csv(out)
+
+
+def contender(name: str, path: str, out: str) -> None:
+    {"DuckDB": duckdb_csv, "polars": polars_csv, "pandas": pandas_csv}[name](path, out)
+
+
+def command(name: str, path: Path, out: Path, jobs: int) -> list[str]:
+    if name.startswith("core"):
+        return [sys.executable, "-m", "core.summarize", "--jobs", str(jobs if "--jobs" in name else 1), str(path)]
+    code = f"from local.bench_shapes import contender; contender({name!r}, {str(path)!r}, {str(out)!r})"
+    return [sys.executable, "-c", code]
 
 
 def available(jobs: int) -> list[str]:
@@ -79,14 +105,43 @@ def available(jobs: int) -> list[str]:
     ]
 
 
-def whole_process(name: str, path: Path, jobs: int) -> tuple[float, int]:
-    from local.bench import peak_rss_of
+def _tree(pid: int) -> list[int]:
+    pids = [pid]
+    for each in pids:
+        try:
+            with open(f"/proc/{each}/task/{each}/children") as children:
+                pids += [int(child) for child in children.read().split()]
+        except OSError:
+            continue
+    return pids
 
-    code = f"from local.bench_shapes import contender; contender({name!r}, {str(path)!r}, {jobs})"
+
+def _pss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            for line in rollup:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def measured(argv: list[str], stdout_to: Path | None) -> tuple[float, int]:
+    """Wall time and peak summed PSS (MB) of a process and its children (stdout into a file or nowhere)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    started = time.perf_counter()
-    rss, _ = peak_rss_of(code, env=env)
-    return time.perf_counter() - started, rss
+    with stdout_to.open("wb") if stdout_to else open(os.devnull, "wb") as stdout:
+        started = time.perf_counter()
+        process = subprocess.Popen(argv, stdout=stdout, stderr=subprocess.PIPE, env=env, cwd=ROOT)
+        peak = 0
+        while process.poll() is None:
+            peak = max(peak, sum(_pss_kb(pid) for pid in _tree(process.pid)))
+            time.sleep(0.005)
+        elapsed = time.perf_counter() - started
+    stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
+    if process.returncode != 0:
+        raise RuntimeError(f"{argv[:4]} failed: {stderr[-2000:]}")
+    return elapsed, peak // 1024
 
 
 SHAPES: list[tuple[str, int, Callable[[], list[tuple[str, str]]], int]] = [
@@ -113,8 +168,8 @@ def run(work: Path, runs: int, shapes: list[str] | None = None) -> list[str]:
     jobs = usable_cores()
     names = available(jobs)
     lines = [
-        "### Summarize at every shape: whole process, median of "
-        f"{runs}, peak RSS (84-column files; `core --jobs` = {jobs} processes)",
+        f"### Summarize at every shape: flow CSV in, summary CSV out, whole process, median of {runs}, "
+        f"peak PSS of the process tree (84-column files; `core --jobs` = {jobs} processes)",
         "",
         "| file | keys | " + " | ".join(f"{n} s (MB)" for n in names) + " | core ÷ DuckDB | best core ÷ DuckDB |",
         "|---|---:|" + "---:|" * len(names) + "---:|---:|",
@@ -124,16 +179,20 @@ def run(work: Path, runs: int, shapes: list[str] | None = None) -> list[str]:
             continue
         path = work / "shape.csv"
         write_sample_file(path, rows, pairs(), [START + datetime.timedelta(days=n) for n in range(days)], seed=rows)
-        expected = contender("core", str(path), 1)
-        for name in names[1:]:
-            assert contender(name, str(path), jobs) == expected, f"{name} disagrees with core on {label}"
         times: dict[str, list[float]] = {name: [] for name in names}
         peaks: dict[str, int] = dict.fromkeys(names, 0)
+        expected = None
         for _ in range(runs):
             for name in names:
-                seconds, rss = whole_process(name, path, jobs)
+                out = work / "summary.csv"
+                out.unlink(missing_ok=True)
+                seconds, rss = measured(command(name, path, out, jobs), out if name.startswith("core") else None)
                 times[name].append(seconds)
                 peaks[name] = max(peaks[name], rss)
+                written = read_summary(io.StringIO(out.read_text()))
+                expected = expected if expected is not None else written
+                assert written == expected, f"{name} disagrees with core on {label}"
+        assert expected is not None
         median = {name: statistics.median(values) for name, values in times.items()}
         cells = " | ".join(f"{median[n]:.2f} ({peaks[n]})" for n in names)
         duck = median.get("DuckDB")

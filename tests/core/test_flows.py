@@ -293,9 +293,9 @@ def test_the_ipv4_fast_path_agrees_with_ipaddress(text: str) -> None:
     assert _normalize_ip(text.encode()) == expected
 
 
-IPV6_GROUPS = st.lists(
-    st.one_of(st.just(0), st.just(0), st.integers(0, 0xFFFF)), min_size=8, max_size=8
-).map(lambda groups: ":".join(f"{g:x}" for g in groups))
+IPV6_GROUPS = st.lists(st.one_of(st.just(0), st.just(0), st.integers(0, 0xFFFF)), min_size=8, max_size=8).map(
+    lambda groups: ":".join(f"{g:x}" for g in groups)
+)
 
 
 @settings(max_examples=500, deadline=None)
