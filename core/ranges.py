@@ -32,6 +32,8 @@ from core.flows import (
 
 MIN_BYTES_PER_JOB: Final = 16 << 20
 """Smaller ranges cost more in process start than they save."""
+READ_BUFFER: Final = 1 << 16
+"""Eight times the default: a tenth of the reading time on 500-byte lines goes to read calls."""
 _QUOTE: Final = ord('"')
 
 
@@ -54,7 +56,7 @@ functools.partial of a module-level function), so that any start method can send
 
 
 def open_at(path: str, offset: int) -> io.BufferedReader:
-    stream = open(path, "rb")  # noqa: SIM115 (the caller closes it)
+    stream = open(path, "rb", buffering=READ_BUFFER)  # noqa: SIM115 (the caller closes it)
     stream.seek(offset)
     return stream
 
