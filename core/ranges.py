@@ -56,7 +56,7 @@ functools.partial of a module-level function), so that any start method can send
 
 
 def open_at(path: str, offset: int) -> io.BufferedReader:
-    stream = io.BufferedReader(io.FileIO(path), READ_BUFFER)  # the caller closes it
+    stream: io.BufferedReader = io.BufferedReader(io.FileIO(path), READ_BUFFER)  # the caller closes it
     stream.seek(offset)
     return stream
 
