@@ -44,10 +44,10 @@ def median_of(runs: int, contenders: dict[str, Callable[[], Any]]) -> dict[str, 
 
 
 def core_totals(path: Path) -> Totals:
-    from core.flows import summarize_stream
+    """core on one process, reading the file as `python -m core.summarize` does."""
+    from core.ranges import summarize_path
 
-    with path.open("rb") as handle:
-        return {tuple(k): tuple(v) for k, v in summarize_stream(handle).totals.items()}  # type: ignore[misc]
+    return {tuple(k): tuple(v) for k, v in summarize_path(str(path), 1).totals.items()}  # type: ignore[misc]
 
 
 def naive_totals(path: Path) -> Totals:
