@@ -2,8 +2,9 @@
 
 The hot loop works on bytes: an unquoted line is split only as far as the last column we need,
 a line with a quote goes through the csv module, and every distinct IP, date or time string is
-validated once. Rows are added up under one compact bytes key per raw (date, src, dst), and each
-distinct key is validated and normalized once, at the end, as it leaves the raw table.
+validated once. Rows are added up per raw date part under the raw bytes b"src,dst", into the
+compact layout of core.table; each distinct key is validated and normalized once, at the end (a pair
+of plain dotted quads is already normal and stays the bytes object read).
 
 Every data line is a row: rows read = rows kept + rows skipped, always.
 """
