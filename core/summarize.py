@@ -7,6 +7,7 @@ was readable, 2 when any was rejected.
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 from collections.abc import Sequence
 
@@ -71,10 +72,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             merged = summary.table
         else:
             merged.merge(summary.table)
-    sys.stdout.flush()
-    write_table(sys.stdout.buffer, merged or DailyTotals())
-    sys.stdout.buffer.flush()
+    write_out(merged or DailyTotals())
     return status
+
+
+def write_out(table: DailyTotals) -> None:
+    """The summary CSV to stdout: its bytes, or text where stdout is a text-only stream."""
+    sys.stdout.flush()
+    binary = getattr(sys.stdout, "buffer", None)
+    if binary is None:
+        text = io.BytesIO()
+        write_table(text, table)
+        sys.stdout.write(text.getvalue().decode())
+        return
+    write_table(binary, table)
+    binary.flush()
 
 
 if __name__ == "__main__":

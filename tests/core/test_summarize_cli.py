@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import datetime
+import io
+import sys
 from pathlib import Path
 
 import pytest
@@ -32,3 +34,17 @@ def test_rejected_file_exits_2_with_its_reason(tmp_path: Path, capsys: pytest.Ca
     err = capsys.readouterr().err
     assert "bad.csv: rejected: missing required column(s)" in err
     assert "missing.csv: rejected: cannot read" in err
+
+
+def test_the_summary_goes_to_a_text_only_stdout_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "flows.csv"
+    path.write_text(
+        "Src IP,Dst IP,Timestamp,Flow Duration,Tot Fwd Pkts\n10.0.0.1,10.0.0.2,01/12/2022 10:00:00 AM,100,3\n"
+    )
+    out = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", out)
+    assert main([str(path)]) == 0
+    assert out.getvalue().splitlines() == [
+        "Date,SrcIP,DstIP,TotalFlowDuration,TotalFwdPkts,Flows",
+        "2022-12-01,10.0.0.1,10.0.0.2,100,3,1",
+    ]
