@@ -15,7 +15,7 @@ import functools
 import io
 import multiprocessing
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any, Final
@@ -131,28 +131,54 @@ def run_plan(opener: Opener, ranges: Plan) -> FileSummary | None:
     return merged
 
 
+class _Quoted(Exception):
+    """A range holds a quote: a record may continue across its boundary."""
+
+
+class _LinesBefore(io.RawIOBase):
+    """The bytes of the lines that start within `limit` bytes of the source's position: a line that
+    starts before the limit is read to its end, and nothing after it. Raises _Quoted at a quote.
+    (Checked per buffer, not per line: the hot loop iterates the lines at C speed.)"""
+
+    def __init__(self, source: io.BufferedReader, limit: int) -> None:
+        self._source = source
+        self._left = limit
+        self._done = limit <= 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        if self._done:
+            return 0
+        data = self._source.read(len(buffer))
+        if len(data) < self._left or (len(data) == self._left and not data.endswith(b"\n")):
+            self._left -= len(data)  # all before the limit (or the line at the limit goes on)
+        else:
+            cut = data.find(b"\n", max(self._left - 1, 0))
+            self._left = 0
+            if cut != -1:
+                data = data[: cut + 1]
+                self._done = True
+        if not data:
+            self._done = True
+        if _QUOTE in data:
+            raise _Quoted
+        buffer[: len(data)] = data
+        return len(data)
+
+
 def _read_range(opener: Opener, start: int, end: int, head: Head) -> FileSummary | None:
     """The summary of the lines that start in [start, end), or None when one of them has a quote."""
-    quoted = False
     first = start == head.data_start
     with opener(start if first else start - 1) as stream:
-        position = start
         if not first:  # the line that starts before the range belongs to the previous range
-            position = start - 1 + len(stream.readline())
-
-        def lines() -> Iterator[bytes]:
-            nonlocal position, quoted
-            for line in stream:
-                if position >= end:
-                    return
-                if _QUOTE in line:
-                    quoted = True
-                    return
-                position += len(line)
-                yield line
-
-        summary = summarize_rows(Lines(lines()), head.indexes, head.unit)
-    return None if quoted else summary
+            start = start - 1 + len(stream.readline())
+        lines = io.BufferedReader(_LinesBefore(stream, end - start), READ_BUFFER)
+        try:
+            return summarize_rows(Lines(iter(lines)), head.indexes, head.unit)
+        except _Quoted:
+            return None
 
 
 def _worker(opener: Opener, start: int, end: int, head: Head, send: Connection) -> None:

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.flows import FileSummary, RejectedFile, summarize_stream
-from core.ranges import open_at, plan, run_plan, summarize_path, summarize_ranges
+from core.ranges import _LinesBefore, _Quoted, open_at, plan, run_plan, summarize_path, summarize_ranges
 from local.samples import device_pairs, write_flows
 
 REALDATA = Path(__file__).resolve().parents[3] / "shared" / "realdata"
@@ -127,3 +127,39 @@ def test_a_failed_worker_makes_one_process_read_the_file(tmp_path: Path) -> None
     assert ranges is not None and len(ranges.ranges) == 3
     assert run_plan(opener, ranges) is None
     assert summarize_ranges(opener, path.stat().st_size, 3, min_bytes_per_job=0) == expected
+
+
+class _Trickle:
+    """A source whose reads return at most a few bytes at a time, like a network body."""
+
+    def __init__(self, data: bytes, sizes: list[int]) -> None:
+        self._data, self._sizes, self._at = data, sizes or [1], 0
+
+    def read(self, size: int = -1) -> bytes:
+        step = min(size, self._sizes[self._at % len(self._sizes)] or 1)
+        chunk = self._data[self._at : self._at + step]
+        self._at += len(chunk)
+        return chunk
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.binary(max_size=12).map(lambda b: b.replace(b"\n", b"").replace(b'"', b"") + b"\n"), max_size=12),
+    st.integers(-2, 120),
+    st.lists(st.integers(1, 9), max_size=5),
+)
+def test_a_range_holds_exactly_the_lines_that_start_in_it(lines: list[bytes], limit: int, sizes: list[int]) -> None:
+    data = b"".join(lines)
+    expected, start = [], 0
+    for line in lines:
+        if start < limit:
+            expected.append(line)
+        start += len(line)
+    reader = io.BufferedReader(_LinesBefore(_Trickle(data, sizes), limit), 7)  # type: ignore[arg-type]
+    assert list(reader) == expected
+
+
+def test_a_range_with_a_quote_is_given_up() -> None:
+    reader = io.BufferedReader(_LinesBefore(io.BufferedReader(io.BytesIO(b'a\nb"\nc\n')), 100))
+    with pytest.raises(_Quoted):
+        list(reader)
