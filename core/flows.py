@@ -536,6 +536,8 @@ def _normalize(raw_days: dict[bytes, Pairs], table: DailyTotals, caches: _Caches
                 sums[known + 1] += sums[offset + 1]
                 sums[known + 2] += sums[offset + 2]
         known_pairs = table.days.get(day)
+        if not pairs:  # every row of the day had an invalid address: the file does not cover it
+            continue
         if known_pairs is None:
             table.days[day] = pairs
             continue

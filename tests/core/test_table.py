@@ -76,6 +76,7 @@ def test_the_compact_table_equals_a_row_by_row_reference(rows: list[Row]) -> Non
     assert summary.totals == expected
     assert sum(summary.skipped.values()) == bad
     assert len(summary.table) == len(expected)
+    assert summary.table.dates() == sorted({key.date for key in expected})
 
 
 def totals_of(rows: list[Row]) -> Totals:
