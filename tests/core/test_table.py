@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import tracemalloc
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -121,3 +122,25 @@ def test_two_spellings_of_one_day_and_of_one_address_land_under_one_key() -> Non
     summary = summarize_stream(io.BytesIO(text.encode()))
     assert summary.totals == {Key("2022-12-01", "10.0.0.1", "fd00::1"): Counts(23, 6, 3)}
     assert summary.table.dates() == ["2022-12-01"] and len(summary.table) == 1
+
+
+def test_a_distinct_key_costs_at_most_400_bytes_through_summary_and_csv() -> None:
+    """Issue 15's memory bound, as a regression guard: Python allocations at their peak while a file
+    of 30,000 distinct (day, pair) keys is summarized and its summary CSV written, per key."""
+    rows = [
+        f"f,10.{n % 7}.{n // 250 % 250}.{n % 250},1,"
+        + (f"2001:db8::{n:x}" if n % 17 == 5 else f"52.{n % 9}.{n // 256 % 256}.{n % 256}")
+        + f",443,6,0{1 + n % 2}/12/2022 10:{n % 60:02d}:00 AM,{n * 7919 % 10**8},{n % 300},0\n"
+        for n in range(30_000)
+    ]
+    data = (HEADER.rstrip("\n") + ",Tot Bwd Pkts\n" + "".join(rows + rows)).encode()
+    source = io.BytesIO(data)
+    tracemalloc.start()
+    try:
+        summary = summarize_stream(source)
+        write_table(io.BytesIO(), summary.table)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(summary.table) == 30_000 and summary.rows_kept == 60_000
+    assert peak / len(summary.table) <= 400, f"{peak / len(summary.table):.0f} bytes per key"
