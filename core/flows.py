@@ -236,6 +236,8 @@ def _canonical_ipv6(raw: bytes) -> bool:
         return False
     if not double:
         return _longest_zero_run(left) < 2
+    if left[-1:] == [b"0"] or right[:1] == [b"0"]:  # a zero beside "::" belongs inside it
+        return False
     return _longest_zero_run(left) < missing and _longest_zero_run(right) <= missing
 
 

@@ -5,7 +5,7 @@ import io
 import ipaddress
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from core.flows import (
@@ -307,6 +307,9 @@ IPV6_GROUPS = st.lists(st.one_of(st.just(0), st.just(0), st.integers(0, 0xFFFF))
         st.text(alphabet="0123456789abcdefABCDEF:.%", max_size=45),
     )
 )
+@example("::0:0")
+@example("1:0::")
+@example("0::1")
 def test_the_canonical_ipv6_fast_path_agrees_with_ipaddress(text: str) -> None:
     try:
         expected: str | None = str(ipaddress.ip_address(text.strip()))
