@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Final, Protocol
 
 from core.counts import Totals
-from core.table import NORMAL_IPV4_PAIR, PLAIN_PAIR, DailyTotals, Pairs
+from core.table import NORMAL_IPV4_PAIR, PLAIN_PAIR, DailyTotals, Pairs, place
 from core.timestamps import parse_date, parse_day, valid_time_bytes
 from core.units import MICROSECONDS, SECONDS, UnitDecision, decide_unit, evidence_columns, find_columns
 
@@ -66,7 +66,8 @@ BAD_IP: Final = "bad_ip"
 UNCLOSED_QUOTE: Final = "unclosed_quote"
 
 GZIP_MAGIC: Final = b"\x1f\x8b"
-_QUOTE: Final = ord('"')
+QUOTE: Final = ord('"')
+"""The quote byte, as an int: `QUOTE in line` is a plain memchr (a bytes needle takes a slower path)."""
 _UNDERSCORE: Final = ord("_")
 _ZERO: Final = ord("0")
 _SEP: Final = b","
@@ -429,7 +430,7 @@ def summarize_rows(lines: Lines, indexes: dict[str, int], unit: UnitDecision) ->
 
     while True:
         for line in lines.source:
-            if _QUOTE in line:  # an int needle is a plain memchr; b'"' takes a much slower path
+            if QUOTE in line:
                 quoted = _quoted_record(line, lines)
                 if quoted is None:
                     rows += 1
@@ -530,26 +531,14 @@ def _normalize(raw_days: dict[bytes, Pairs], table: DailyTotals, caches: _Caches
                 continue
             pair = f"{src},{dst}".encode("ascii")
             table.plain = table.plain and PLAIN_PAIR.fullmatch(pair) is not None
-            known = pairs.get(pair)
-            if known is None:
-                pairs[pair] = offset
-            else:
-                sums[known] += sums[offset]
-                sums[known + 1] += sums[offset + 1]
-                sums[known + 2] += sums[offset + 2]
-        known_pairs = table.days.get(day)
+            place(pairs, sums, pair, offset)
         if not pairs:  # every row of the day had an invalid address: the file does not cover it
             continue
+        known_pairs = table.days.get(day)
         if known_pairs is None:
             table.days[day] = pairs
             continue
         if len(known_pairs) < len(pairs):  # two spellings of one day: add the smaller into the larger
             table.days[day], pairs, known_pairs = pairs, known_pairs, pairs
         for pair, offset in pairs.items():
-            known = known_pairs.get(pair)
-            if known is None:
-                known_pairs[pair] = offset
-            else:
-                sums[known] += sums[offset]
-                sums[known + 1] += sums[offset + 1]
-                sums[known + 2] += sums[offset + 2]
+            place(known_pairs, sums, pair, offset)

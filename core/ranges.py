@@ -21,6 +21,7 @@ from multiprocessing.connection import Connection
 from typing import Any, Final
 
 from core.flows import (
+    QUOTE,
     FileSummary,
     Head,
     Lines,
@@ -34,7 +35,6 @@ MIN_BYTES_PER_JOB: Final = 16 << 20
 """Smaller ranges cost more in process start than they save."""
 READ_BUFFER: Final = 1 << 16
 """Eight times the default: a tenth of the reading time on 500-byte lines goes to read calls."""
-_QUOTE: Final = ord('"')
 
 
 def usable_cores() -> int:
@@ -162,7 +162,7 @@ class _LinesBefore(io.RawIOBase):
                 self._done = True
         if not data:
             self._done = True
-        if _QUOTE in data:
+        if QUOTE in data:
             raise _Quoted
         buffer[: len(data)] = data
         return len(data)

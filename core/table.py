@@ -27,6 +27,17 @@ Pairs = dict[bytes, int]
 """b"src,dst" -> offset into DailyTotals.sums"""
 
 
+def place(pairs: Pairs, sums: list[int], pair: bytes, offset: int) -> None:
+    """File the sums at `offset` under `pair`: a new pair takes the offset, a known one adds them in."""
+    known = pairs.get(pair)
+    if known is None:
+        pairs[pair] = offset
+    else:
+        sums[known] += sums[offset]
+        sums[known + 1] += sums[offset + 1]
+        sums[known + 2] += sums[offset + 2]
+
+
 @dataclass(eq=False)
 class DailyTotals:
     days: dict[str, Pairs] = field(default_factory=dict)
