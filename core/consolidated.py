@@ -10,6 +10,10 @@
 * `StatsPart` (consolidated/pairs/part=NN.json): per pair, the number of days, the exact integer sums
   Σx and Σx² of its daily duration and packet totals, and the span of days it was seen in; plus, per
   day, the revision of that day's part whose outbox it has taken. Its size is one entry per pair.
+* `MonthPart` (consolidated/months/month=M/part=NN.json): the day totals of part NN's pairs in month
+  M, each day *set* from a day part revision, compacted once `COMPACT_AFTER_DAYS` days of M have
+  changed since the last compaction (the stats part counts them), so an export reads a month part
+  and at most a few recent day parts per month of its span, not one object per day.
 
 A pair's mean and sample standard deviation come from (n, Σx, Σx²) exactly, rounded once, so they
 equal `statistics.mean`/`statistics.stdev` of its daily totals (README, "The consolidated state").
@@ -29,6 +33,10 @@ from core.stats import Days, Pair, PairStats
 FORMAT: Final = 2
 PART_COUNT: Final = 8
 """Parts per day and stats parts; part of the storage format (changing it needs `clients.rebuild`)."""
+COMPACT_AFTER_DAYS = 6
+"""A month part is compacted when this many of its days have changed since its last compaction: an
+export reads at most this many minus one day parts per month besides the month part, and a
+compaction (the month part read and written once) is shared by the files of that many days."""
 
 SourceRow = list[Any]
 """[src, dst, flow duration, fwd packets, flows]"""
@@ -184,6 +192,8 @@ class StatsPart:
     taken: dict[str, int] = field(default_factory=dict)
     """day -> the revision of the day's part (of this part number) whose outbox is in the sums"""
     pairs: dict[str, Sums] = field(default_factory=dict)
+    uncompacted: dict[str, list[str]] = field(default_factory=dict)
+    """month -> its days taken since the month part was last due for compaction"""
 
     def take(self, date: str, day: DayPart) -> bool:
         """Add the day part's outbox entries not yet taken, in order; False if there were none."""
@@ -202,7 +212,20 @@ class StatsPart:
             self.pairs[name] = sums
         self.taken[date] = day.revision
         self.revision += 1
+        days = self.uncompacted.setdefault(month_of(date), [])
+        if date not in days:
+            days.append(date)
+            days.sort()
         return True
+
+    def due(self, threshold: int | None = None) -> dict[str, dict[str, int]]:
+        """The months with at least `threshold` (default COMPACT_AFTER_DAYS) days taken since they were
+        last due, each with the revision taken of every day of it; they start counting again."""
+        threshold = COMPACT_AFTER_DAYS if threshold is None else threshold
+        months = [month for month, days in self.uncompacted.items() if len(days) >= threshold]
+        for month in months:
+            del self.uncompacted[month]
+        return {month: {d: r for d, r in self.taken.items() if month_of(d) == month} for month in months}
 
     def span(self, src: str, dst: str) -> tuple[str, str] | None:
         """The first and last day the pair was seen in (a superset of its days: it never shrinks)."""
@@ -213,12 +236,47 @@ class StatsPart:
         return {pair_of(name): stats_of_sums(sums) for name, sums in self.pairs.items()}
 
     def dumps(self) -> bytes:
-        return _dumps({"revision": self.revision, "taken": self.taken, "pairs": self.pairs})
+        return _dumps(
+            {"revision": self.revision, "taken": self.taken, "pairs": self.pairs, "uncompacted": self.uncompacted}
+        )
 
     @classmethod
     def loads(cls, data: bytes) -> StatsPart:
         document = _loads(data, "stats part")
-        return cls(document["revision"], document["taken"], document["pairs"])
+        return cls(document["revision"], document["taken"], document["pairs"], document.get("uncompacted", {}))
+
+
+def month_of(date: str) -> str:
+    return date[:7]
+
+
+@dataclass
+class MonthPart:
+    revisions: dict[str, int] = field(default_factory=dict)
+    """day -> the revision of the day part whose totals it holds"""
+    pairs: dict[str, dict[str, list[int]]] = field(default_factory=dict)
+    """pair -> day -> [duration, packets, flows]"""
+
+    def set_day(self, date: str, day: DayPart) -> bool:
+        """Make the day's totals those of the day part, unless it holds that revision or a newer one."""
+        if day.revision <= self.revisions.get(date, 0):
+            return False
+        for name in [name for name, days in self.pairs.items() if days.pop(date, None) is not None and not days]:
+            del self.pairs[name]
+        for name in day.pairs:
+            total = day.total(name)
+            if total is not None:
+                self.pairs.setdefault(name, {})[date] = list(total)
+        self.revisions[date] = day.revision
+        return True
+
+    def dumps(self) -> bytes:
+        return _dumps({"revisions": self.revisions, "pairs": self.pairs})
+
+    @classmethod
+    def loads(cls, data: bytes) -> MonthPart:
+        document = _loads(data, "month part")
+        return cls(document["revisions"], document["pairs"])
 
 
 def sqrt_of_ratio(numerator: int, denominator: int) -> float:
@@ -249,10 +307,11 @@ def stats_of_sums(sums: Sums) -> PairStats:
 
 
 def _entry(body: bytes, name: str, close: bytes) -> Any:
-    """One pair's value in a serialized day or stats part, without parsing the rest of it. Parts are
-    written with sorted keys and no spaces, a pair name (two IPs and a comma) occurs as a key only in
-    `pairs` (the other keys are branch hashes, revisions and days), and its value is one flat object
-    (day part) or list (stats part), so it ends at the first `close` byte after it."""
+    """One pair's value in a serialized day, stats or month part, without parsing the rest of it. Parts
+    are written with sorted keys and no spaces, a pair name (two IPs and a comma) occurs as a key only
+    in `pairs` (the other keys are branch hashes, revisions, days and months), and its value is one
+    object of numbers (day part) or of lists (month part), or one list (stats part), so it ends at the
+    first `close` byte after it."""
     needle = json.dumps(name).encode() + b":"
     start = body.find(needle)
     if start < 0:
@@ -271,6 +330,45 @@ def span_in(body: bytes, name: str) -> tuple[str, str] | None:
     """The pair's span in a serialized stats part."""
     sums = _entry(body, name, b"]")
     return (sums[5], sums[6]) if sums else None
+
+
+def _object_at(body: bytes, key: str) -> dict[str, Any]:
+    """A flat object under a top-level key that sorts after `pairs` (its last occurrence), unparsed rest."""
+    needle = json.dumps(key).encode() + b":"
+    start = body.rfind(needle)
+    if start < 0:
+        return {}
+    start += len(needle)
+    found: dict[str, Any] = json.loads(body[start : body.index(b"}", start) + 1])
+    return found
+
+
+def taken_in(body: bytes) -> dict[str, int]:
+    """The day part revisions a serialized stats part has taken, by day."""
+    return _object_at(body, "taken")
+
+
+def from_months(
+    name: str, dates: Sequence[str], taken: Mapping[str, int], months: Mapping[str, bytes | None]
+) -> tuple[Days, list[str]]:
+    """A pair's daily totals on `dates` from the serialized month parts of those dates' months: the days
+    a month part holds at (at least) the revision the stats part has taken, and the days it does not
+    (missing or older there), whose day parts must be read."""
+    days: Days = {}
+    unknown: list[str] = []
+    for month in sorted({month_of(date) for date in dates}):
+        body = months.get(month)
+        revisions = _object_at(body, "revisions") if body else {}
+        totals = (_entry(body, name, b"}") if body else None) or {}
+        for date in dates:
+            if month_of(date) != month:
+                continue
+            if date in revisions and revisions[date] >= taken.get(date, 0):
+                if date in totals:
+                    days[date] = Counts(*totals[date])
+            else:
+                unknown.append(date)
+    return days, unknown
 
 
 def days_of(name: str, parts: Mapping[str, DayPart]) -> Days:

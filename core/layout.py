@@ -18,6 +18,7 @@ CONSOLIDATED_PREFIX: Final = "consolidated/"
 LEDGER_PREFIX: Final = "consolidated/ledger/"
 DAYS_PREFIX: Final = "consolidated/days/"
 PAIRS_PREFIX: Final = "consolidated/pairs/"
+MONTHS_PREFIX: Final = "consolidated/months/"
 TRAFFIC_STATS_KEY: Final = "consolidated/traffic_stats.csv"
 MAX_KEY_BYTES: Final = 1024
 """S3's limit on an object key (UTF-8 bytes)."""
@@ -93,6 +94,11 @@ def branch_tag(ledger_key: str) -> str:
 
 def day_part_key(date: str, part: int) -> str:
     return f"{DAYS_PREFIX}dt={date}/part={part:02d}.json"
+
+
+def month_part_key(month: str, part: int) -> str:
+    """The month part of `month` (YYYY-MM): the day totals of part NN's pairs, compacted from its day parts."""
+    return f"{MONTHS_PREFIX}month={month}/part={part:02d}.json"
 
 
 def stats_part_key(part: int) -> str:

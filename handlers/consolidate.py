@@ -4,7 +4,8 @@ For the batch (README, "The consolidated state"):
 1. each branch-day a file covers (or covered in an earlier generation) gets the file's rows at its
    generation;
 2. each day part of those days folds the branch-days' new revisions;
-3. each stats part takes those day parts' outboxes;
+3. each stats part takes those day parts' outboxes, and the month parts it finds due are compacted
+   from their day parts;
 4. traffic_stats.csv is rebuilt from the stats parts, unless it already includes their revisions;
 5. the files' statuses are marked consolidated.
 
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from core import layout
-from core.consolidated import PART_COUNT, BranchDay, DayPart, SourceRow, StatsPart
+from core.consolidated import PART_COUNT, BranchDay, DayPart, MonthPart, SourceRow, StatsPart
 from core.counts import Counts
 from core.stats import Pair, PairStats, write_traffic_stats
 from core.status import CONSOLIDATED, SUMMARIZED, FileStatus
@@ -158,8 +159,8 @@ def update_ledger(store: Store, date_branch: tuple[str, str], sources: list[Sour
 
 
 def update_part(store: Store, part: int, folds: Folds) -> int:
-    """Fold the branch-days into this part number's day parts, then have its stats part take their
-    outboxes; returns the stats part's revision."""
+    """Fold the branch-days into this part number's day parts, have its stats part take their outboxes,
+    then compact the month parts that became due; returns the stats part's revision."""
     stats_key = layout.stats_part_key(part)
     first = store.get(stats_key)
     known = StatsPart.loads(first.body) if first is not None else StatsPart()
@@ -169,15 +170,42 @@ def update_part(store: Store, part: int, folds: Folds) -> int:
         if (here := [ledger for ledger in ledgers if part in ledger[2]])
     }
     stats = StatsPart()
+    due: dict[str, dict[str, int]] = {}
 
     def take(current: Blob | None) -> Blob | None:
-        nonlocal stats
+        nonlocal stats, due
         stats = StatsPart.loads(current.body) if current is not None else StatsPart()
         changed = [stats.take(date, day) for date, day in days.items()]
+        due = stats.due() if any(changed) else {}
         return Blob(stats.dumps()) if any(changed) else None
 
     store.update(stats_key, take, first=first)
+    for month, taken in due.items():
+        compact_month(store, month, part, taken, days)
     return stats.revision
+
+
+def compact_month(store: Store, month: str, part: int, taken: dict[str, int], known: dict[str, DayPart]) -> None:
+    """Set each day of the month part that is older than the revision the stats part has taken from its
+    day part (read now, or the one this invocation just wrote). The month part is only a faster way to
+    the day parts: a crash before this write leaves days an export reads from their day parts, and
+    the month's next compaction takes them."""
+
+    def read(date: str) -> Blob | None:
+        return store.get(layout.day_part_key(date, part))
+
+    def compact(current: Blob | None) -> Blob | None:
+        state = MonthPart.loads(current.body) if current is not None else MonthPart()
+        stale = [date for date, revision in sorted(taken.items()) if revision > state.revisions.get(date, 0)]
+        days = {date: known[date] for date in stale if date in known and known[date].revision >= taken[date]}
+        unread = [date for date in stale if date not in days]
+        for date, blob in zip(unread, _parallel(read, unread), strict=True):
+            if blob is not None:
+                days[date] = DayPart.loads(blob.body)
+        changed = [state.set_day(date, day) for date, day in sorted(days.items())]
+        return Blob(state.dumps()) if any(changed) else None
+
+    store.update(layout.month_part_key(month, part), compact)
 
 
 def fold_day(

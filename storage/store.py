@@ -28,7 +28,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from core import layout
-from core.consolidated import day_total_in, pair_name, part_of, span_in
+from core.consolidated import day_total_in, from_months, month_of, pair_name, part_of, span_in, taken_in
 from core.flows import buffered
 from core.stats import Days
 from core.status import FileStatus
@@ -252,21 +252,27 @@ class Store:
             self.s3.delete_object(Bucket=self.bucket, Key=key, VersionId=version)
 
     def pair_days(self, src: str, dst: str) -> Days | None:
-        """A pair's daily totals: its stats part, then one day part per day of the span it was seen in
-        (only the pair's entry of each is parsed)."""
+        """A pair's daily totals: its stats part, then the month parts of its span, then the day parts of
+        the days those do not hold at the revision the stats part has taken (a few recent ones per
+        month); only the pair's entry of each is parsed."""
         name = pair_name(src, dst)
         part = part_of(name)
         found = self.get(layout.stats_part_key(part))
         span = span_in(found.body, name) if found is not None else None
-        if span is None:
+        if found is None or span is None:
             return None
         dates = _days_between(*span)
+        months = sorted({month_of(date) for date in dates})
         with ThreadPoolExecutor(PARALLEL_READS) as pool:
-            blobs = pool.map(self.get, [layout.day_part_key(date, part) for date in dates])
-            totals = {
-                date: day_total_in(blob.body, name) if blob else None for date, blob in zip(dates, blobs, strict=True)
-            }
-        return {date: total for date, total in totals.items() if total is not None}
+            blobs = pool.map(self.get, [layout.month_part_key(month, part) for month in months])
+            bodies = {month: blob.body if blob else None for month, blob in zip(months, blobs, strict=True)}
+            days, unread = from_months(name, dates, taken_in(found.body), bodies)
+            blobs = pool.map(self.get, [layout.day_part_key(date, part) for date in unread])
+            for date, blob in zip(unread, blobs, strict=True):
+                total = day_total_in(blob.body, name) if blob else None
+                if total is not None:
+                    days[date] = total
+        return dict(sorted(days.items()))
 
     def delete_all(self, prefix: str) -> int:
         """Delete every current object under the prefix (1,000 per request); returns how many."""

@@ -19,7 +19,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from core import layout
+from core import consolidated, layout
+from core.counts import Counts
 from handlers import consolidate, summarize
 from local.moto_fixes import apply as atomic_moto_puts
 from storage.store import lambda_store
@@ -37,6 +38,14 @@ EXPECTED = [
     "10.0.0.1,8.8.8.8,3,71.66666666666667,30.13856886670854,3.3333333333333335,0.5773502691896257",
     "10.0.0.2,1.1.1.1,1,7.0,0.0,7.0,0.0",
 ]
+
+
+EXPORTED = {"2022-12-01": Counts(100, 3, 1), "2022-12-02": Counts(75, 3, 2), "2022-12-03": Counts(40, 4, 1)}
+
+
+def exported() -> dict[str, Counts] | None:
+    """What `clients.export 10.0.0.1 8.8.8.8` reads: month parts, and day parts where those are behind."""
+    return lambda_store("data").pair_days("10.0.0.1", "8.8.8.8")
 
 
 class Crash(EndpointConnectionError):
@@ -136,7 +145,9 @@ def test_crash_at_every_call_of_summarize_then_redelivery(aws_env: None, monkeyp
 
 def test_crash_at_every_call_of_consolidate_then_redelivery(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     atomic_moto_puts()
+    monkeypatch.setattr(consolidated, "COMPACT_AFTER_DAYS", 1)  # every changed day compacts its month part
     injected = []
+    compacted = 0
     for fail_at in itertools.count(1):
         with monkeypatch.context() as patch, fresh_world(patch) as (s3, url, injector):
             summarize_all()
@@ -148,12 +159,15 @@ def test_crash_at_every_call_of_consolidate_then_redelivery(aws_env: None, monke
             assert consolidate_all(messages) == {"batchItemFailures": []}, fail_at
             assert consolidate_all(messages + messages) == {"batchItemFailures": []}, fail_at
             assert stats(s3) == EXPECTED, (fail_at, injector.failed)
+            assert exported() == EXPORTED, (fail_at, injector.failed)
+            compacted += "Contents" in s3.list_objects_v2(Bucket="data", Prefix=layout.MONTHS_PREFIX)
             states = [
                 json.loads(s3.get_object(Bucket="data", Key=layout.status_key(k))["Body"].read())["state"]
                 for k in FILES
             ]
             assert states == ["consolidated", "consolidated"], fail_at
     assert {"GetObject", "PutObject", "HeadObject"} <= set(injected)
+    assert compacted > 0  # month parts were written, and exported() read them
 
 
 def test_conditional_write_conflicts_are_retried_like_lost_races(

@@ -8,8 +8,10 @@ from typing import Any
 import boto3
 
 from core import layout
+from core.consolidated import pair_name, part_of
 from core.status import FileStatus
 from handlers import consolidate, summarize
+from storage.store import lambda_store
 from tests.handlers.conftest import FakeContext, s3_notification, sqs_event
 
 GOOD = b"Src IP,Dst IP,Timestamp,Flow Duration,Tot Fwd Pkts\n10.0.0.1,8.8.8.8,01/12/2022 10:00:00 AM,100,3\n"
@@ -96,3 +98,29 @@ def test_one_structured_log_record_per_file(bucket: Any, caplog: Any) -> None:
     assert fields["key"] == "raw/b/x.csv" and fields["outcome"] == "summarized"
     assert (fields["rows_read"], fields["rows_kept"], fields["skipped"]) == (2, 1, {"bad_ip": 1})
     assert fields["pairs"] == 1 and fields["days"] == 1 and fields["seconds"] >= 0
+
+
+def test_an_export_reads_the_month_part_and_only_the_days_changed_since_its_compaction(bucket: Any) -> None:
+    def upload(day: int, duration: int) -> None:
+        key = f"raw/b/day-{day:02d}.csv"
+        when = f"{day:02d}/12/2022 10:00:00 AM"
+        rows = f"10.0.0.1,8.8.8.8,{when},{duration},3\n10.0.1.{day},8.8.8.8,{when},1,1\n"
+        bucket.put_object(Bucket="data", Key=key, Body=GOOD.split(b"\n", 1)[0] + b"\n" + rows.encode())
+        assert summarize.handler(sqs_event(s3_notification(key)), FakeContext()) == {"batchItemFailures": []}
+        assert consolidate.handler(sqs_event(*consolidate_messages()), FakeContext()) == {"batchItemFailures": []}
+
+    for day in range(1, 15):
+        upload(day, 100 * day)
+    upload(3, 7)  # a re-upload: the month part's copy of day 3 is now older than its day part
+    store = lambda_store("data")
+    read: list[str] = []
+    store.s3.meta.events.register("before-parameter-build.s3.GetObject", lambda params, **_: read.append(params["Key"]))
+    days = store.pair_days("10.0.0.1", "8.8.8.8")
+    expected = {f"2022-12-{day:02d}": 100 * day for day in range(1, 15)} | {"2022-12-03": 7}
+    assert {date: counts.duration for date, counts in (days or {}).items()} == expected
+    part = part_of(pair_name("10.0.0.1", "8.8.8.8"))
+    # Compacted after days 6 and 12 (COMPACT_AFTER_DAYS): days 13, 14 and the re-uploaded 3 are read
+    # from their day parts, the other eleven from the month part.
+    assert read == [layout.stats_part_key(part), layout.month_part_key("2022-12", part)] + [
+        layout.day_part_key(date, part) for date in ("2022-12-03", "2022-12-13", "2022-12-14")
+    ]
