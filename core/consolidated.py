@@ -11,7 +11,7 @@
   Σx and Σx² of its daily duration and packet totals, and the span of days it was seen in; plus, per
   day, the revision of that day's part whose outbox it has taken. Its size is one entry per pair.
 * `MonthPart` (consolidated/months/month=M/part=NN.json): the day totals of part NN's pairs in month
-  M, each day *set* from a day part revision, compacted once `COMPACT_AFTER_DAYS` days of M have
+  M, each day *set* from a day part revision, compacted once compactAfterDays days of M have
   changed since the last compaction (the stats part counts them), so an export reads a month part
   and at most a few recent day parts per month of its span, not one object per day.
 
@@ -33,10 +33,10 @@ from core.stats import Days, Pair, PairStats
 FORMAT: Final = 2
 PART_COUNT: Final = 8
 """Parts per day and stats parts; part of the storage format (changing it needs `clients.rebuild`)."""
-COMPACT_AFTER_DAYS = 6
-"""A month part is compacted when this many of its days have changed since its last compaction: an
-export reads at most this many minus one day parts per month besides the month part, and a
-compaction (the month part read and written once) is shared by the files of that many days."""
+COMPACT_AFTER_DAYS: Final = 6
+"""The default of config compactAfterDays: a month part is compacted when this many of its days have
+changed since it was last due, so an export reads fewer than this many day parts per month besides
+the month part, and one compaction (the month part read and written) is shared by that many days."""
 
 SourceRow = list[Any]
 """[src, dst, flow duration, fwd packets, flows]"""
@@ -218,10 +218,9 @@ class StatsPart:
             days.sort()
         return True
 
-    def due(self, threshold: int | None = None) -> dict[str, dict[str, int]]:
-        """The months with at least `threshold` (default COMPACT_AFTER_DAYS) days taken since they were
-        last due, each with the revision taken of every day of it; they start counting again."""
-        threshold = COMPACT_AFTER_DAYS if threshold is None else threshold
+    def due(self, threshold: int) -> dict[str, dict[str, int]]:
+        """The months with at least `threshold` days taken since they were last due, each with the
+        revision taken of every day of it; they start counting again."""
         months = [month for month, days in self.uncompacted.items() if len(days) >= threshold]
         for month in months:
             del self.uncompacted[month]

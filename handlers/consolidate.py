@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from core import layout
-from core.consolidated import PART_COUNT, BranchDay, DayPart, MonthPart, SourceRow, StatsPart
+from core.consolidated import COMPACT_AFTER_DAYS, PART_COUNT, BranchDay, DayPart, MonthPart, SourceRow, StatsPart
 from core.counts import Counts
 from core.stats import Pair, PairStats, write_traffic_stats
 from core.status import CONSOLIDATED, SUMMARIZED, FileStatus
@@ -53,7 +53,8 @@ class Source:
 
 
 def handler(event: dict[str, Any], context: Any) -> BatchResponse:
-    store = lambda_store(consolidate_settings().bucket)
+    settings = consolidate_settings()
+    store = lambda_store(settings.bucket)
     sources: dict[str, Source] = {}
     messages: dict[str, list[str]] = {}
 
@@ -66,7 +67,7 @@ def handler(event: dict[str, Any], context: Any) -> BatchResponse:
     response = process_batch(event, record_handler)
     if sources:
         try:
-            apply_sources(store, list(sources.values()))
+            apply_sources(store, list(sources.values()), settings.compact_after_days)
         except Exception:
             logger.exception(
                 "applying %d file(s) failed; their messages will be retried", len(sources), extra={"outcome": "failed"}
@@ -114,7 +115,7 @@ Folds = dict[str, list[tuple[str, int, dict[int, dict[str, Counts]]]]]
 """day -> (branch tag, branch-day revision, the branch's totals by part) of each branch-day to fold"""
 
 
-def apply_sources(store: Store, sources: Sequence[Source]) -> None:
+def apply_sources(store: Store, sources: Sequence[Source], compact_after_days: int = COMPACT_AFTER_DAYS) -> None:
     started = time.monotonic()
     groups: dict[tuple[str, str], list[Source]] = {}
     for source in sources:
@@ -125,7 +126,7 @@ def apply_sources(store: Store, sources: Sequence[Source]) -> None:
     for (date, _), (tag, ledger) in zip(groups, ledgers, strict=True):
         folds.setdefault(date, []).append((tag, ledger.revision, ledger.totals_by_part()))
     touched = sorted({part for ledgers in folds.values() for _, _, totals in ledgers for part in totals})
-    revisions = _parallel(lambda part: update_part(store, part, folds), touched)
+    revisions = _parallel(lambda part: update_part(store, part, folds, compact_after_days), touched)
     rebuild_traffic_stats(store, dict(zip(touched, revisions, strict=True)))
     seconds = round(time.monotonic() - started, 3)
     for source in sources:
@@ -158,7 +159,7 @@ def update_ledger(store: Store, date_branch: tuple[str, str], sources: list[Sour
     return layout.branch_tag(key), state
 
 
-def update_part(store: Store, part: int, folds: Folds) -> int:
+def update_part(store: Store, part: int, folds: Folds, compact_after_days: int) -> int:
     """Fold the branch-days into this part number's day parts, have its stats part take their outboxes,
     then compact the month parts that became due; returns the stats part's revision."""
     stats_key = layout.stats_part_key(part)
@@ -176,7 +177,7 @@ def update_part(store: Store, part: int, folds: Folds) -> int:
         nonlocal stats, due
         stats = StatsPart.loads(current.body) if current is not None else StatsPart()
         changed = [stats.take(date, day) for date, day in days.items()]
-        due = stats.due() if any(changed) else {}
+        due = stats.due(compact_after_days) if any(changed) else {}
         return Blob(stats.dumps()) if any(changed) else None
 
     store.update(stats_key, take, first=first)

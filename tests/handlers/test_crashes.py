@@ -19,9 +19,9 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from core import consolidated, layout
+from core import layout
 from core.counts import Counts
-from handlers import consolidate, summarize
+from handlers import config, consolidate, summarize
 from local.moto_fixes import apply as atomic_moto_puts
 from storage.store import lambda_store
 from tests.handlers.conftest import FakeContext, moto_bucket, s3_notification, sqs_event
@@ -145,7 +145,7 @@ def test_crash_at_every_call_of_summarize_then_redelivery(aws_env: None, monkeyp
 
 def test_crash_at_every_call_of_consolidate_then_redelivery(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     atomic_moto_puts()
-    monkeypatch.setattr(consolidated, "COMPACT_AFTER_DAYS", 1)  # every changed day compacts its month part
+    monkeypatch.setenv(config.COMPACT_AFTER_DAYS, "1")  # every changed day compacts its month part
     injected = []
     compacted = 0
     for fail_at in itertools.count(1):

@@ -153,6 +153,7 @@ def test_every_rewritten_prefix_expires_noncurrent_versions(deployment: Deployme
         ("logRetentionDays", "31", "30, 60"),
         ("consolidateTimeout", "901", "1 to 900"),
         ("athenaStartDate", "soon", "yyyy-mm-dd"),
+        ("compactAfterDays", "0", "1 to 31"),
     ],
 )
 def test_config_that_aws_would_refuse_fails_before_any_resource(key: str, value: str, allowed: str) -> None:
@@ -166,3 +167,9 @@ def test_a_large_consolidate_batch_gets_a_batching_window() -> None:
         m for typ, _, m in deployment.resources if typ.endswith("EventSourceMapping") and m["batchSize"] == 1000
     ]
     assert mapping["maximumBatchingWindowInSeconds"] >= 1
+
+
+def test_compact_after_days_reaches_the_consolidate_function() -> None:
+    functions = deploy_stack("compact", {"compactAfterDays": "3"}).functions.values()
+    (consolidate,) = [f for f in functions if f.handler == "handlers.consolidate.handler"]
+    assert consolidate.environment["COMPACT_AFTER_DAYS"] == "3"
