@@ -1,6 +1,7 @@
 """python -m clients.export SRC_IP DST_IP: one pair's daily totals with its global statistics, as CSV.
 
-Reads the pair's stats part and one day part per day of its span, however many files were uploaded.
+Reads the pair's stats part, the month parts of its span and the few day parts changed since those were
+compacted, however many files were uploaded (README, "The consolidated state").
 """
 
 from __future__ import annotations

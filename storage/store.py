@@ -11,7 +11,6 @@ Key layout lives in core.layout; this module is the only place that talks to S3 
 
 from __future__ import annotations
 
-import datetime
 import functools
 import io
 import json
@@ -254,19 +253,22 @@ class Store:
     def pair_days(self, src: str, dst: str) -> Days | None:
         """A pair's daily totals: its stats part, then the month parts of its span, then the day parts of
         the days those do not hold at the revision the stats part has taken (a few recent ones per
-        month); only the pair's entry of each is parsed."""
+        month); only the pair's entry of each is parsed. The days are those of the pair's span that
+        the stats part has taken (the days its statistics include), so a day being consolidated
+        right now appears in the next export, with the statistics that include it."""
         name = pair_name(src, dst)
         part = part_of(name)
         found = self.get(layout.stats_part_key(part))
         span = span_in(found.body, name) if found is not None else None
         if found is None or span is None:
             return None
-        dates = _days_between(*span)
+        taken = taken_in(found.body)
+        dates = [date for date in sorted(taken) if span[0] <= date <= span[1]]
         months = sorted({month_of(date) for date in dates})
         with ThreadPoolExecutor(PARALLEL_READS) as pool:
             blobs = pool.map(self.get, [layout.month_part_key(month, part) for month in months])
             bodies = {month: blob.body if blob else None for month, blob in zip(months, blobs, strict=True)}
-            days, unread = from_months(name, dates, taken_in(found.body), bodies)
+            days, unread = from_months(name, dates, taken, bodies)
             blobs = pool.map(self.get, [layout.day_part_key(date, part) for date in unread])
             for date, blob in zip(unread, blobs, strict=True):
                 total = day_total_in(blob.body, name) if blob else None
@@ -313,11 +315,6 @@ def open_object_at(bucket: str, key: str, version_id: str, offset: int) -> io.Bu
         params["VersionId"] = version_id
     body = _client_of_process(os.getpid()).get_object(**params)["Body"]
     return buffered(body, owns=True)
-
-
-def _days_between(first: str, last: str) -> list[str]:
-    start, end = datetime.date.fromisoformat(first), datetime.date.fromisoformat(last)
-    return [(start + datetime.timedelta(days=n)).isoformat() for n in range((end - start).days + 1)]
 
 
 REQUIRED_PARAMETERS = {"PutObject": ("IfMatch", "IfNoneMatch"), "DeleteObject": ("IfMatch",)}

@@ -124,3 +124,19 @@ def test_an_export_reads_the_month_part_and_only_the_days_changed_since_its_comp
     assert read == [layout.stats_part_key(part), layout.month_part_key("2022-12", part)] + [
         layout.day_part_key(date, part) for date in ("2022-12-03", "2022-12-13", "2022-12-14")
     ]
+
+
+def test_an_export_reads_only_the_days_of_the_span_that_hold_data(bucket: Any) -> None:
+    for day in ("01", "20"):
+        key = f"raw/b/{day}.csv"
+        bucket.put_object(Bucket="data", Key=key, Body=GOOD.replace(b"01/12/2022", f"{day}/12/2022".encode()))
+        summarize.handler(sqs_event(s3_notification(key)), FakeContext())
+    assert consolidate.handler(sqs_event(*consolidate_messages()), FakeContext()) == {"batchItemFailures": []}
+    store = lambda_store("data")
+    read: list[str] = []
+    store.s3.meta.events.register("before-parameter-build.s3.GetObject", lambda params, **_: read.append(params["Key"]))
+    assert set(store.pair_days("10.0.0.1", "8.8.8.8") or {}) == {"2022-12-01", "2022-12-20"}
+    part = part_of(pair_name("10.0.0.1", "8.8.8.8"))
+    assert read == [layout.stats_part_key(part), layout.month_part_key("2022-12", part)] + [
+        layout.day_part_key(date, part) for date in ("2022-12-01", "2022-12-20")
+    ]
