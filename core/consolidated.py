@@ -260,8 +260,10 @@ class MonthPart:
         """Make the day's totals those of the day part, unless it holds that revision or a newer one."""
         if day.revision <= self.revisions.get(date, 0):
             return False
-        for name in [name for name, days in self.pairs.items() if days.pop(date, None) is not None and not days]:
-            del self.pairs[name]
+        for name, days in list(self.pairs.items()):
+            days.pop(date, None)
+            if not days:
+                del self.pairs[name]
         for name in day.pairs:
             total = day.total(name)
             if total is not None:
@@ -305,14 +307,15 @@ def stats_of_sums(sums: Sums) -> PairStats:
     return PairStats(n, avg_duration, std_duration, avg_packets, std_packets)
 
 
-def _entry(body: bytes, name: str, close: bytes) -> Any:
+def _entry(body: bytes, name: str, close: bytes, *, last: bool = False) -> Any:
     """One pair's value in a serialized day, stats or month part, without parsing the rest of it. Parts
     are written with sorted keys and no spaces, a pair name (two IPs and a comma) occurs as a key only
     in `pairs` (the other keys are branch hashes, revisions, days and months), and its value is one
     object of numbers (day part) or of lists (month part), or one list (stats part), so it ends at the
-    first `close` byte after it."""
+    first `close` byte after it. With `last`, `name` is a top-level key that sorts after `pairs`
+    (a flat object's): its last occurrence is the one."""
     needle = json.dumps(name).encode() + b":"
-    start = body.find(needle)
+    start = body.rfind(needle) if last else body.find(needle)
     if start < 0:
         return None
     start += len(needle)
@@ -331,20 +334,10 @@ def span_in(body: bytes, name: str) -> tuple[str, str] | None:
     return (sums[5], sums[6]) if sums else None
 
 
-def _object_at(body: bytes, key: str) -> dict[str, Any]:
-    """A flat object under a top-level key that sorts after `pairs` (its last occurrence), unparsed rest."""
-    needle = json.dumps(key).encode() + b":"
-    start = body.rfind(needle)
-    if start < 0:
-        return {}
-    start += len(needle)
-    found: dict[str, Any] = json.loads(body[start : body.index(b"}", start) + 1])
-    return found
-
-
 def taken_in(body: bytes) -> dict[str, int]:
     """The day part revisions a serialized stats part has taken, by day."""
-    return _object_at(body, "taken")
+    taken: dict[str, int] = _entry(body, "taken", b"}", last=True) or {}
+    return taken
 
 
 def from_months(
@@ -353,20 +346,20 @@ def from_months(
     """A pair's daily totals on `dates` from the serialized month parts of those dates' months: the days
     a month part holds at (at least) the revision the stats part has taken, and the days it does not
     (missing or older there), whose day parts must be read."""
+    held: dict[str, tuple[dict[str, int], dict[str, list[int]]]] = {}
+    for month in {month_of(date) for date in dates}:
+        body = months.get(month)
+        held[month] = (
+            (_entry(body, "revisions", b"}", last=True) or {}, _entry(body, name, b"}") or {}) if body else ({}, {})
+        )
     days: Days = {}
     unknown: list[str] = []
-    for month in sorted({month_of(date) for date in dates}):
-        body = months.get(month)
-        revisions = _object_at(body, "revisions") if body else {}
-        totals = (_entry(body, name, b"}") if body else None) or {}
-        for date in dates:
-            if month_of(date) != month:
-                continue
-            if date in revisions and revisions[date] >= taken.get(date, 0):
-                if date in totals:
-                    days[date] = Counts(*totals[date])
-            else:
-                unknown.append(date)
+    for date in dates:
+        revisions, totals = held[month_of(date)]
+        if date not in revisions or revisions[date] < taken.get(date, 0):
+            unknown.append(date)
+        elif date in totals:
+            days[date] = Counts(*totals[date])
     return days, unknown
 
 
