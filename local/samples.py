@@ -114,6 +114,10 @@ class SampleFile:
     broken: int
 
 
+RATE_COLUMN = JAVA_HEADER.index("Flow Pkts/s")
+"""The last column the sample rows need: the reader decides the duration's unit from it."""
+
+
 def header_for(style: str) -> list[str]:
     if style == "java":
         return list(JAVA_HEADER)
@@ -160,14 +164,21 @@ def write_flows(
     style: str = "java",
     broken: int = 0,
     seed: int = 0,
+    columns: int = len(JAVA_HEADER),
 ) -> None:
-    """Write `rows` flows (plus `broken` broken rows) spread over `pairs` and `days`, timestamps ascending."""
+    """Write `rows` flows (plus `broken` broken rows) spread over `pairs` and `days`, timestamps ascending,
+    in the first `columns` columns of the style's header (at least through Flow Pkts/s)."""
+    if not RATE_COLUMN < columns <= len(JAVA_HEADER):
+        raise ValueError(f"columns must be {RATE_COLUMN + 1} to {len(JAVA_HEADER)}")
     rng = random.Random(seed)
     # The columns after Tot Fwd Pkts: Tot Bwd Pkts first, Flow Pkts/s 12 further, both consistent with the
     # duration (the reader decides the duration's unit from them); the rest is filler.
     filler = [[str(rng.randrange(0, 5000)) for _ in range(len(JAVA_HEADER) - 9)] for _ in range(16)]
-    tails = [(int(values[0]) % 50, ",".join(values[1:12]), ",".join(values[13:])) for values in filler]
-    out.write(("\ufeff" + ",".join(header_for(style)) + "\r\n").encode())
+    tails = [
+        (int(values[0]) % 50, ",".join(values[1:12]), "".join("," + value for value in values[13 : columns - 9]))
+        for values in filler
+    ]
+    out.write(("\ufeff" + ",".join(header_for(style)[:columns]) + "\r\n").encode())
     broken_at = set(rng.sample(range(rows + broken), broken)) if broken else set()
     per_day = max(1, (rows + broken) // max(1, len(days)))
     lines = []
@@ -192,7 +203,7 @@ def write_flows(
                 fields = fields[:5]
         backward, middle, rest = tails[n % 16]
         rate = f"{(packets + backward) * 1e6 / duration:.9g}" if duration else "0"
-        lines.append(f"{','.join(fields)},{backward},{middle},{rate},{rest}\r\n")
+        lines.append(f"{','.join(fields)},{backward},{middle},{rate}{rest}\r\n")
         if len(lines) >= 4096:
             out.write("".join(lines).encode())
             lines.clear()
@@ -208,11 +219,12 @@ def write_sample_file(
     style: str = "java",
     broken: int = 0,
     seed: int = 0,
+    columns: int = len(JAVA_HEADER),
 ) -> SampleFile:
     path.parent.mkdir(parents=True, exist_ok=True)
     opener = gzip.open if path.name.endswith(".gz") else open
     with opener(path, "wb") as out:
-        write_flows(out, rows, pairs, days, style=style, broken=broken, seed=seed)  # type: ignore[arg-type]
+        write_flows(out, rows, pairs, days, style=style, broken=broken, seed=seed, columns=columns)  # type: ignore[arg-type]
     return SampleFile(path, rows, broken)
 
 
