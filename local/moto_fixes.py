@@ -1,26 +1,35 @@
-"""Make moto's conditional PutObject atomic, as S3's is.
+"""Two fixes to moto's S3 that the local stack needs to behave like S3 under load.
 
-moto checks If-Match / If-None-Match and then writes, without a lock: two concurrent requests can
-both pass the check. The optimistic concurrency of the handlers relies on S3's atomic compare-and-
-swap, so the local stack serializes moto's PutObject handling.
+* Conditional PutObject is atomic, as S3's is. moto checks If-Match / If-None-Match and then writes,
+  without a lock: two concurrent requests can both pass the check. The optimistic concurrency of the
+  handlers relies on S3's atomic compare-and-swap, so the local stack serializes moto's PutObject.
+* ListObjectVersions costs what it lists. moto deep-copies every version of every key in the bucket,
+  bodies included, and only then filters by the prefix: each summarize invocation's listing of its
+  raw object's versions copied the whole bucket (the consolidated state and every pending upload),
+  and a few hundred files of thousands of pairs took the local stack past 20 GB and into the OOM
+  killer. Here the listing sees only the keys under its prefix (the result is the same), and a key
+  deleted while it is being listed is left out instead of failing the request with a 500.
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
 import threading
+from collections.abc import Iterator
 from typing import Any
 
+from moto.s3.models import S3Backend
 from moto.s3.responses import S3Response
+from moto.s3.utils import _VersionedKeyStore
 
 _lock = threading.RLock()
+_listing = threading.local()
+"""The prefix of the ListObjectVersions this thread is answering, if any."""
 _applied = False
 
 
-def apply() -> None:
-    global _applied
-    if _applied:
-        return
+def _atomic_put_object() -> None:
     original = S3Response.put_object
 
     @functools.wraps(original)
@@ -29,4 +38,35 @@ def apply() -> None:
             return original(self, *args, **kwargs)
 
     S3Response.put_object = put_object  # type: ignore[method-assign]
+
+
+def _prefixed_version_listing() -> None:
+    original_listing = S3Backend.list_object_versions
+    signature = inspect.signature(original_listing)
+    original_lists = _VersionedKeyStore.iterlists
+
+    @functools.wraps(original_listing)
+    def list_object_versions(self: S3Backend, *args: Any, **kwargs: Any) -> Any:
+        _listing.prefix = signature.bind(self, *args, **kwargs).arguments.get("prefix") or ""
+        try:
+            return original_listing(self, *args, **kwargs)
+        finally:
+            _listing.prefix = None
+
+    def iterlists(self: _VersionedKeyStore) -> Iterator[tuple[str, list[Any]]]:
+        prefix = getattr(_listing, "prefix", None)
+        for key, versions in original_lists(self):
+            if prefix is None or (key.startswith(prefix) and versions is not None):
+                yield key, versions
+
+    S3Backend.list_object_versions = list_object_versions  # type: ignore[method-assign]
+    _VersionedKeyStore.iterlists = iterlists  # type: ignore[method-assign]
+
+
+def apply() -> None:
+    global _applied
+    if _applied:
+        return
+    _atomic_put_object()
+    _prefixed_version_listing()
     _applied = True
