@@ -3,11 +3,13 @@
 * Conditional PutObject is atomic, as S3's is. moto checks If-Match / If-None-Match and then writes,
   without a lock: two concurrent requests can both pass the check. The optimistic concurrency of the
   handlers relies on S3's atomic compare-and-swap, so the local stack serializes moto's PutObject.
-* ListObjectVersions costs what it lists. moto deep-copies every version of every key in the bucket,
-  bodies included, and only then filters by the prefix: each summarize invocation's listing of its
-  raw object's versions copied the whole bucket (the consolidated state and every pending upload),
-  and a few hundred files of thousands of pairs took the local stack past 20 GB and into the OOM
-  killer. Here the listing sees only the keys under its prefix (the result is the same), and a key
+* ListObjectVersions costs what it lists, and only while it answers. moto deep-copies every version
+  of every key in the bucket, bodies included, then filters by the prefix, and keeps every copy
+  forever (each model instance is tracked for moto's dashboard): each summarize invocation's listing
+  of its raw object's versions, and each round of the local lifecycle rules, added a copy of the
+  bucket to the server's memory, and a few hundred files of thousands of pairs took the local stack
+  past 20 GB and into the OOM killer. Here the listing sees only the keys under its prefix (the
+  result is the same), its copies are neither tracked nor kept once the answer is written, and a key
   deleted while it is being listed is left out instead of failing the request with a 500.
 """
 
@@ -19,13 +21,14 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+from moto.core.common_models import BaseModel
 from moto.s3.models import S3Backend
 from moto.s3.responses import S3Response
 from moto.s3.utils import _VersionedKeyStore
 
 _lock = threading.RLock()
 _listing = threading.local()
-"""The prefix of the ListObjectVersions this thread is answering, if any."""
+"""The prefix of the ListObjectVersions this thread is answering, and the model copies it made."""
 _applied = False
 
 
@@ -63,10 +66,39 @@ def _prefixed_version_listing() -> None:
     _VersionedKeyStore.iterlists = iterlists  # type: ignore[method-assign]
 
 
+def _untracked_listing_copies() -> None:
+    original_new = BaseModel.__new__
+    original_answer = S3Response.list_object_versions
+
+    def new(cls: type[BaseModel], *args: Any, **kwargs: Any) -> BaseModel:
+        copies = getattr(_listing, "copies", None)
+        if copies is None:
+            return original_new(cls, *args, **kwargs)
+        instance = object.__new__(cls)  # a listing's copy: not tracked, disposed with the answer
+        copies.append(instance)
+        return instance
+
+    @functools.wraps(original_answer)
+    def list_object_versions(self: S3Response, *args: Any, **kwargs: Any) -> Any:
+        _listing.copies = []
+        try:
+            return original_answer(self, *args, **kwargs)  # the answer is rendered: the copies are done
+        finally:
+            copies, _listing.copies = _listing.copies, None
+            for copy in copies:
+                dispose = getattr(copy, "dispose", None)
+                if dispose is not None:
+                    dispose()
+
+    BaseModel.__new__ = staticmethod(new)  # type: ignore[assignment]
+    S3Response.list_object_versions = list_object_versions  # type: ignore[method-assign]
+
+
 def apply() -> None:
     global _applied
     if _applied:
         return
     _atomic_put_object()
     _prefixed_version_listing()
+    _untracked_listing_copies()
     _applied = True

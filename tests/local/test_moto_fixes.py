@@ -40,8 +40,10 @@ def test_listing_versions_copies_only_the_keys_under_its_prefix(s3: Any, monkeyp
         return original(self)
 
     monkeypatch.setattr(FakeKey, "__getstate__", counted)
+    tracked = list(FakeKey.instances_tracked)  # type: ignore[attr-defined]
     listing = s3.list_object_versions(Bucket=BUCKET, Prefix="raw/a.csv")
     assert sorted(copied) == ["raw/a.csv"] * 3 + ["raw/a.csv.gz"]  # moto copied all 6 versions, 2 MB of them
+    assert FakeKey.instances_tracked == tracked  # type: ignore[attr-defined]  # moto kept its copies forever
 
     versions = [(v["Key"], v["VersionId"], v["IsLatest"]) for v in listing["Versions"]]
     assert versions == [
@@ -56,6 +58,8 @@ def test_listing_versions_copies_only_the_keys_under_its_prefix(s3: Any, monkeyp
     assert [(v["Key"], v["VersionId"], v["IsLatest"]) for page in pages for v in page.get("Versions", [])] == versions
     everything = s3.list_object_versions(Bucket=BUCKET)["Versions"]
     assert len(everything) == 6 and FakeKey.__getstate__ is counted  # no prefix: every key, as before
+    assert FakeKey.instances_tracked == tracked  # type: ignore[attr-defined]
+    assert s3.get_object(Bucket=BUCKET, Key="raw/a.csv", VersionId=uploads[0])["Body"].read() == b"v0"
 
 
 def test_a_key_deleted_while_versions_are_listed_is_left_out(s3: Any, monkeypatch: pytest.MonkeyPatch) -> None:
