@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import random
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -34,9 +35,13 @@ from core.status import CONSOLIDATED, SUMMARIZED, FileStatus
 from core.summary import read_summary
 from handlers.batch import BatchResponse, SqsRecord, log_outcome, process_batch
 from handlers.config import consolidate_settings
-from storage.store import Blob, Store, lambda_store
+from storage.store import Blob, Store, lambda_store, transient
 
 PARALLEL_REQUESTS = 8
+ATTEMPTS = 3
+RETRY = {"outcome": "retry"}
+RETRY_RESERVE_SECONDS = 10.0
+"""A retry within the invocation starts only if this much time would be left after it."""
 REVISION = "revision"
 logger = logging.getLogger("iot.handlers")
 T = TypeVar("T")
@@ -59,7 +64,8 @@ def handler(event: dict[str, Any], context: Any) -> BatchResponse:
     messages: dict[str, list[str]] = {}
 
     def record_handler(record: SqsRecord) -> None:
-        source = read_source(store, json.loads(record["body"])["key"])
+        key = json.loads(record["body"])["key"]
+        source = retrying(f"reading {key}", lambda _: read_source(store, key), context)
         if source is not None:
             sources[source.status.key] = source
             messages.setdefault(source.status.key, []).append(record["messageId"])
@@ -67,13 +73,49 @@ def handler(event: dict[str, Any], context: Any) -> BatchResponse:
     response = process_batch(event, record_handler)
     if sources:
         try:
-            apply_sources(store, list(sources.values()), settings.compact_after_days)
+            apply_retrying(store, sources, settings.compact_after_days, context)
         except Exception:
             logger.exception(
                 "applying %d file(s) failed; their messages will be retried", len(sources), extra={"outcome": "failed"}
             )
             response["batchItemFailures"] += [{"itemIdentifier": m} for ids in messages.values() for m in ids]
     return response
+
+
+def retrying(what: str, action: Callable[[int], R], context: Any) -> R:
+    """action(attempt), tried again at once after a transient AWS failure (one botocore's own retries
+    did not absorb) while the invocation has the time: every step is idempotent, so this is what the
+    redelivery would do, without first waiting out the queue's visibility timeout (6x the function's
+    timeout)."""
+    attempt = 1
+    while True:
+        started = time.monotonic()
+        try:
+            return action(attempt)
+        except Exception as exc:
+            took = time.monotonic() - started
+            no_time = context.get_remaining_time_in_millis() / 1000 < 2 * took + RETRY_RESERVE_SECONDS
+            if attempt == ATTEMPTS or no_time or not transient(exc):
+                raise
+            logger.warning(
+                "%s failed (attempt %d of %d): %s; trying again", *(what, attempt, ATTEMPTS, exc), extra=RETRY
+            )
+        time.sleep(random.uniform(0.05, 0.25) * attempt)
+        attempt += 1
+
+
+def apply_retrying(store: Store, sources: dict[str, Source], compact_after_days: int, context: Any) -> None:
+    """apply_sources with `retrying`; a retry reads the sources again (a newer generation may have been
+    published, or the failed attempt may have finished some)."""
+
+    def attempt(number: int) -> None:
+        current = sources
+        if number > 1:
+            current = {key: found for key in sources if (found := read_source(store, key)) is not None}
+        if current:
+            apply_sources(store, list(current.values()), compact_after_days)
+
+    retrying(f"applying {len(sources)} file(s)", attempt, context)
 
 
 def _skip(raw_key: str, reason: str) -> None:

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from core import layout
 from core.consolidated import day_total_in, from_months, month_of, pair_name, part_of, span_in, taken_in
@@ -52,6 +53,18 @@ class Contention(Exception):
 
 def error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+THROTTLED = frozenset({"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "RequestLimitExceeded"})
+
+
+def transient(exc: BaseException) -> bool:
+    """An AWS failure that may well not happen again: the network, a 5xx, throttling (what botocore's
+    own retries absorb, when they ran out), as opposed to a refusal or a bug."""
+    if isinstance(exc, ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return status >= 500 or error_code(exc) in THROTTLED
+    return isinstance(exc, (BotoConnectionError, HTTPClientError))
 
 
 def backoff(attempt: int) -> float:

@@ -48,14 +48,15 @@ def exported() -> dict[str, Counts] | None:
     return lambda_store("data").pair_days("10.0.0.1", "8.8.8.8")
 
 
-class Crash(EndpointConnectionError):
-    pass
+class Crash(BaseException):
+    """The process dies at this call: nothing in the handler runs after it (not even its own retry)."""
 
 
 class Injector:
-    """Counts the AWS calls of the handlers' clients and fails the k-th one."""
+    """Counts the AWS calls of the handlers' clients and fails the k-th one: a crash, or `error`."""
 
-    def __init__(self) -> None:
+    def __init__(self, error: Callable[[str], BaseException] = Crash) -> None:
+        self.error = error
         self.calls = 0
         self.fail_at = 0
         self.failed: str | None = None
@@ -67,7 +68,7 @@ class Injector:
         self.calls += 1
         if self.calls == self.fail_at:
             self.failed = model.name
-            raise Crash(endpoint_url=f"injected failure at call {self.calls} ({model.name})")
+            raise self.error(f"injected failure at call {self.calls} ({model.name})")
 
     def run(self, fail_at: int, action: Callable[[], Any]) -> Any:
         self.calls, self.fail_at, self.failed = 0, fail_at, None
@@ -80,11 +81,13 @@ class Injector:
 
 
 @contextlib.contextmanager
-def fresh_world(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, str, Injector]]:
+def fresh_world(
+    monkeypatch: pytest.MonkeyPatch, error: Callable[[str], BaseException] = Crash
+) -> Iterator[tuple[Any, str, Injector]]:
     with moto_bucket(monkeypatch) as s3:
         for key, body in FILES.items():
             s3.put_object(Bucket="data", Key=key, Body=body)
-        yield s3, os.environ["CONSOLIDATE_QUEUE_URL"], Injector()
+        yield s3, os.environ["CONSOLIDATE_QUEUE_URL"], Injector(error)
 
 
 def drain(url: str) -> list[dict[str, Any]]:
@@ -168,6 +171,61 @@ def test_crash_at_every_call_of_consolidate_then_redelivery(aws_env: None, monke
             assert states == ["consolidated", "consolidated"], fail_at
     assert {"GetObject", "PutObject", "HeadObject"} <= set(injected)
     assert compacted > 0  # month parts were written, and exported() read them
+
+
+def network_error(message: str) -> BaseException:
+    return EndpointConnectionError(endpoint_url=message)
+
+
+def access_denied(message: str) -> BaseException:
+    return ClientError({"Error": {"Code": "AccessDenied", "Message": message}}, "AnyCall")
+
+
+def test_a_transient_failure_at_any_call_of_consolidate_is_retried_within_the_invocation(
+    aws_env: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A network error botocore's retries did not absorb costs a retry in the same invocation, not a
+    wait for the visibility timeout (6x the function timeout) and a redelivery."""
+    atomic_moto_puts()
+    failed = []
+    for fail_at in itertools.count(1):
+        with monkeypatch.context() as patch, fresh_world(patch, network_error) as (s3, url, injector):
+            summarize_all()
+            messages = drain(url)
+            assert injector.run(fail_at, lambda messages=messages: consolidate_all(messages)) == {
+                "batchItemFailures": []
+            }, fail_at
+            if injector.failed is None:
+                break
+            failed.append(injector.failed)
+            assert [r for r in caplog.records if "trying again" in r.getMessage()], fail_at
+            caplog.clear()
+            assert stats(s3) == EXPECTED, (fail_at, injector.failed)
+            assert exported() == EXPORTED, (fail_at, injector.failed)
+    assert {"GetObject", "PutObject"} <= set(failed)
+
+
+@pytest.mark.parametrize(
+    ("error", "remaining_ms"), [(access_denied, 60_000), (network_error, 5_000)], ids=["refusal", "no time left"]
+)
+def test_a_refusal_or_a_failure_without_time_to_retry_fails_the_batch_at_once(
+    aws_env: None,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    error: Callable[[str], BaseException],
+    remaining_ms: int,
+) -> None:
+    atomic_moto_puts()
+    context = FakeContext()
+    monkeypatch.setattr(context, "get_remaining_time_in_millis", lambda: remaining_ms)
+    with fresh_world(monkeypatch, error) as (s3, url, injector):
+        summarize_all()
+        messages = drain(url)
+        first = injector.run(3, lambda: consolidate.handler(sqs_event(*messages), context))
+        assert first["batchItemFailures"] and injector.failed
+        assert not [record for record in caplog.records if "trying again" in record.getMessage()]
+        assert consolidate_all(messages) == {"batchItemFailures": []}  # the redelivery
+        assert stats(s3) == EXPECTED
 
 
 def test_conditional_write_conflicts_are_retried_like_lost_races(

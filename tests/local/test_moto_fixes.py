@@ -28,7 +28,7 @@ def s3() -> Iterator[Any]:
 
 def test_listing_versions_copies_only_the_keys_under_its_prefix(s3: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     uploads = [s3.put_object(Bucket=BUCKET, Key="raw/a.csv", Body=f"v{n}".encode())["VersionId"] for n in range(3)]
-    for n in range(2):
+    for _ in range(2):
         s3.put_object(Bucket=BUCKET, Key="consolidated/state.json", Body=bytes(1 << 20))
     s3.put_object(Bucket=BUCKET, Key="raw/a.csv.gz", Body=b"other")
 
