@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import json
 import logging
+import random
+import time
 from collections.abc import Callable, Iterator
-from typing import Any, TypedDict
+from typing import Any, TypedDict, TypeVar
 from urllib.parse import unquote_plus
 
+from storage.store import transient
+
 logger = logging.getLogger("iot.handlers")
+R = TypeVar("R")
+ATTEMPTS = 3
+RETRY_RESERVE_SECONDS = 10.0
+"""A retry within the invocation starts only if this much time would be left after it."""
 
 
 class RetryLater(Exception):
@@ -58,3 +66,30 @@ def log_outcome(message: str, **fields: Any) -> None:
     """One log record per file. Under Lambda's JSON log format the `extra` fields become top-level
     keys of the JSON line, so operators can filter on them (e.g. in CloudWatch Logs Insights)."""
     logger.info(message, extra=fields)
+
+
+def retrying(what: str, action: Callable[[int], R], context: Any) -> R:
+    """action(attempt), tried again at once after a transient AWS failure (one botocore's own retries
+    did not absorb) while the invocation has the time: every step of both handlers is idempotent, so
+    this is what the redelivery would do, without first waiting out the queue's visibility timeout
+    (6x the function's timeout). Anything else, or the last failure, is raised."""
+    attempt = 1
+    while True:
+        started = time.monotonic()
+        try:
+            return action(attempt)
+        except Exception as exc:
+            took = time.monotonic() - started
+            no_time = context.get_remaining_time_in_millis() / 1000 < 2 * took + RETRY_RESERVE_SECONDS
+            if attempt == ATTEMPTS or no_time or not transient(exc):
+                raise
+            logger.warning(
+                "%s failed (attempt %d of %d): %s; trying again",
+                what,
+                attempt,
+                ATTEMPTS,
+                exc,
+                extra={"outcome": "retry"},
+            )
+        time.sleep(random.uniform(0.05, 0.25) * attempt)
+        attempt += 1

@@ -20,7 +20,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import random
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -33,15 +32,11 @@ from core.counts import Counts
 from core.stats import Pair, PairStats, write_traffic_stats
 from core.status import CONSOLIDATED, SUMMARIZED, FileStatus
 from core.summary import read_summary
-from handlers.batch import BatchResponse, SqsRecord, log_outcome, process_batch
+from handlers.batch import BatchResponse, SqsRecord, log_outcome, process_batch, retrying
 from handlers.config import consolidate_settings
-from storage.store import Blob, Store, lambda_store, transient
+from storage.store import Blob, Store, lambda_store
 
 PARALLEL_REQUESTS = 8
-ATTEMPTS = 3
-RETRY = {"outcome": "retry"}
-RETRY_RESERVE_SECONDS = 10.0
-"""A retry within the invocation starts only if this much time would be left after it."""
 REVISION = "revision"
 logger = logging.getLogger("iot.handlers")
 T = TypeVar("T")
@@ -80,28 +75,6 @@ def handler(event: dict[str, Any], context: Any) -> BatchResponse:
             )
             response["batchItemFailures"] += [{"itemIdentifier": m} for ids in messages.values() for m in ids]
     return response
-
-
-def retrying(what: str, action: Callable[[int], R], context: Any) -> R:
-    """action(attempt), tried again at once after a transient AWS failure (one botocore's own retries
-    did not absorb) while the invocation has the time: every step is idempotent, so this is what the
-    redelivery would do, without first waiting out the queue's visibility timeout (6x the function's
-    timeout)."""
-    attempt = 1
-    while True:
-        started = time.monotonic()
-        try:
-            return action(attempt)
-        except Exception as exc:
-            took = time.monotonic() - started
-            no_time = context.get_remaining_time_in_millis() / 1000 < 2 * took + RETRY_RESERVE_SECONDS
-            if attempt == ATTEMPTS or no_time or not transient(exc):
-                raise
-            logger.warning(
-                "%s failed (attempt %d of %d): %s; trying again", *(what, attempt, ATTEMPTS, exc), extra=RETRY
-            )
-        time.sleep(random.uniform(0.05, 0.25) * attempt)
-        attempt += 1
 
 
 def apply_retrying(store: Store, sources: dict[str, Source], compact_after_days: int, context: Any) -> None:

@@ -25,7 +25,15 @@ from core.ranges import usable_cores
 from core.status import REJECTED, SUMMARIZED, FileStatus
 from core.summary import write_table
 from core.table import DailyTotals
-from handlers.batch import BatchResponse, RetryLater, SqsRecord, log_outcome, process_batch, s3_object_keys
+from handlers.batch import (
+    BatchResponse,
+    RetryLater,
+    SqsRecord,
+    log_outcome,
+    process_batch,
+    retrying,
+    s3_object_keys,
+)
 from handlers.config import Settings, summarize_settings
 from storage.store import Blob, Store, lambda_store, open_object_at
 
@@ -60,8 +68,13 @@ def handler(event: dict[str, Any], context: Any) -> BatchResponse:
     def record_handler(record: SqsRecord) -> None:
         for key in s3_object_keys(record["body"]):
             if layout.is_raw(key):
-                lease = LEASE_PER_REMAINING_TIME * context.get_remaining_time_in_millis() / 1000
-                summarize_object(store, settings, key, lease, jobs)
+                token = uuid.uuid4().hex  # kept by a retry within the invocation: the lease stays ours
+
+                def attempt(_: int, key: str = key, token: str = token) -> FileStatus | None:
+                    lease = LEASE_PER_REMAINING_TIME * context.get_remaining_time_in_millis() / 1000
+                    return summarize_object(store, settings, key, lease, jobs, token)
+
+                retrying(f"summarizing {key}", attempt, context)
 
     return process_batch(event, record_handler)
 
@@ -92,7 +105,7 @@ class Upload:
 
 
 def summarize_object(
-    store: Store, settings: Settings, raw_key: str, lease_seconds: float, jobs: int = 1
+    store: Store, settings: Settings, raw_key: str, lease_seconds: float, jobs: int = 1, token: str = ""
 ) -> FileStatus | None:
     problem = layout.key_problem(raw_key)
     if problem:
@@ -108,7 +121,7 @@ def summarize_object(
         finish(store, settings, status)  # a duplicate, or a redelivery after a crash past the commit
         return status
     started = time.monotonic()
-    token = uuid.uuid4().hex
+    token = token or uuid.uuid4().hex
 
     def take_lease(previous: FileStatus | None) -> FileStatus | None:
         nonlocal status

@@ -181,6 +181,27 @@ def access_denied(message: str) -> BaseException:
     return ClientError({"Error": {"Code": "AccessDenied", "Message": message}}, "AnyCall")
 
 
+def test_a_transient_failure_at_any_call_of_summarize_is_retried_within_the_invocation(
+    aws_env: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The retry keeps the invocation's lease token: its own lease never makes it Busy."""
+    atomic_moto_puts()
+    failed = []
+    for fail_at in itertools.count(1):
+        with monkeypatch.context() as patch, fresh_world(patch, network_error) as (s3, url, injector):
+            assert injector.run(fail_at, summarize_all) == {"batchItemFailures": []}, fail_at
+            if injector.failed is None:
+                break
+            failed.append(injector.failed)
+            assert [r for r in caplog.records if "trying again" in r.getMessage()], fail_at
+            caplog.clear()
+            raw_safe(s3)
+            assert consolidate_all(drain(url)) == {"batchItemFailures": []}, fail_at
+            assert stats(s3) == EXPECTED, (fail_at, injector.failed)
+            assert "Contents" not in s3.list_objects_v2(Bucket="data", Prefix="raw/"), fail_at
+    assert {"HeadObject", "GetObject", "PutObject", "SendMessage", "ListObjectVersions", "DeleteObject"} <= set(failed)
+
+
 def test_a_transient_failure_at_any_call_of_consolidate_is_retried_within_the_invocation(
     aws_env: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
