@@ -9,6 +9,7 @@ included), sampled every few milliseconds. Every contender's output is checked e
 from __future__ import annotations
 
 import datetime
+import functools
 import importlib.util
 import io
 import os
@@ -184,8 +185,8 @@ def measured(argv: list[str], stdout_to: Path | None) -> tuple[float, int]:
     return elapsed, peak // 1024
 
 
-def high_cardinality() -> list[tuple[str, str]]:
-    return [pair for branch in range(1, 11) for pair in device_pairs(branch, 26_000)]
+def ten_branches(per_branch: int) -> list[tuple[str, str]]:
+    return [pair for branch in range(1, 11) for pair in device_pairs(branch, per_branch)]
 
 
 @dataclass(frozen=True)
@@ -200,14 +201,15 @@ class Shape:
 SHAPES = [
     Shape("200k rows, 300 pairs", 200_000, lambda: device_pairs(3, 150) + device_pairs(4, 150), 3),
     Shape("2M rows, 300 pairs", 2_000_000, lambda: device_pairs(3, 150) + device_pairs(4, 150), 3),
-    Shape("1M rows, ≈ 444k (day, pair) keys", 1_000_000, high_cardinality, 2),
-    Shape("1M rows × 40 columns, ≈ 444k (day, pair) keys", 1_000_000, high_cardinality, 2, columns=40),
+    Shape("1M rows, ≈ 444k (day, pair) keys", 1_000_000, functools.partial(ten_branches, 26_000), 2),
     Shape(
-        "2M rows, 500k pairs",
-        2_000_000,
-        lambda: [pair for branch in range(1, 11) for pair in device_pairs(branch, 50_000)],
-        1,
+        "1M rows × 40 columns, ≈ 444k (day, pair) keys",
+        1_000_000,
+        functools.partial(ten_branches, 26_000),
+        2,
+        columns=40,
     ),
+    Shape("2M rows, 500k pairs", 2_000_000, functools.partial(ten_branches, 50_000), 1),
 ]
 
 
