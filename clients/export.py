@@ -22,6 +22,7 @@ from clients.common import (
     add_stack_arguments,
 )
 from core.stats import Days, Pair, PairStats, write_export
+from storage.consolidated import State
 
 OUTLIER_SIGMAS = 2
 
@@ -103,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         raise Failure("--plot needs matplotlib: pip install -e '.[plot]' in this environment", EXIT_USAGE)
     stack = Stack.from_args(args)
     with stack.errors():
-        days = stack.store().pair_days(*pair)
+        days = State(stack.store()).pair_days(*pair)
     if not days:
         raise Failure(f"no data for pair {pair[0]} -> {pair[1]} in bucket {stack.bucket}", EXIT_UNKNOWN_PAIR)
     path = Path(args.output or f"export_{pair[0]}_{pair[1]}.csv")

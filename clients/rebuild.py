@@ -1,9 +1,10 @@
 """python -m clients.rebuild: rebuild consolidated/ from the published summaries of every file.
 
 For operators: migrating a stack from an older consolidated layout, or repairing the state after a
-bug. It reads each file's status record and its published summaries (summaries/, the Athena table),
-deletes everything under consolidated/, and applies the files again, in batches, with the same code
-the consolidate function runs. Run it while nothing is in flight (it checks), with uploads paused.
+bug. It reads each file's status record and its published summaries (summaries/, the Athena
+table), deletes everything under consolidated/, applies the files again with the protocol the
+consolidate function runs (storage.consolidated), folds every shard and writes traffic_stats.csv.
+Run it while nothing is in flight (it checks), with uploads paused.
 """
 
 from __future__ import annotations
@@ -15,14 +16,14 @@ from collections.abc import Sequence
 from clients.common import EXIT_CODES_HELP, EXIT_FAILED, Failure, Stack, add_stack_arguments
 from core import layout
 from core.status import REJECTED, FileStatus
-from handlers.consolidate import Source, apply_sources, read_generation
+from storage.consolidated import Source, State, read_generation
 from storage.store import Store
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m clients.rebuild",
-        description="Delete consolidated/ and rebuild it (ledgers, day parts, stats parts, traffic_stats.csv) "
+        description="Delete consolidated/ and rebuild it (file ledgers, shard tables, traffic_stats.csv) "
         "from the published summaries of every file. Pause uploads first; files still being summarized "
         "or consolidated make it stop unless --force is given.",
         epilog=EXIT_CODES_HELP,
@@ -57,15 +58,21 @@ def rebuild(store: Store, batch: int, force: bool, quiet: bool) -> int:
     deleted = store.delete_all(layout.CONSOLIDATED_PREFIX)
     if not quiet:
         print(f"deleted {deleted} object(s) under {layout.CONSOLIDATED_PREFIX}; applying {len(live)} file(s)")
+    state = State(store)
     applied = 0
     for first in range(0, len(live), batch):
         sources = [source for source in map(lambda s: _read(store, s), live[first : first + batch]) if source]
-        if sources:
-            apply_sources(store, sources)
+        for source in sources:
+            state.apply(source.status.source, source.status.generation, source.rows)
         applied += len(sources)
         if not quiet:
             print(f"  {min(first + batch, len(live))}/{len(live)} file(s)", flush=True)
-    print(f"rebuilt {layout.CONSOLIDATED_PREFIX} from {applied} file(s) in {time.monotonic() - started:.1f} s")
+    folded = state.fold_all()
+    pairs = state.rebuild_traffic_stats()
+    print(
+        f"rebuilt {layout.CONSOLIDATED_PREFIX} from {applied} file(s) ({folded} delta(s) folded, "
+        f"{max(pairs, 0)} pair(s)) in {time.monotonic() - started:.1f} s"
+    )
     return 0
 
 

@@ -1,47 +1,61 @@
-"""The consolidated state: three kinds of objects, each bounded by what it describes, not by history.
+"""The consolidated state, pure: what each object holds and how a fold changes it (README, "The
+consolidated state"; the protocol that reads and writes them is storage/consolidated.py).
 
-* `BranchDay` (consolidated/ledger/dt=D/branch=H.json): one branch's files of one day, each file's
-  rows and generation. Replacing a file's contribution needs its previous rows; they are here.
-  A file rewrites only the branch-days it covers (one or two), and branches never contend.
-* `DayPart` (consolidated/days/dt=D/part=NN.json): the day's totals of the pairs hashed to part NN,
-  one entry per contributing branch, *set* (not added) from a branch-day revision, so folding the
-  same revision twice changes nothing. Each change of a pair's day total leaves the matching change
-  of the pair's running sums in an outbox, keyed by the part's revision, until the stats part took it.
-* `StatsPart` (consolidated/pairs/part=NN.json): per pair, the number of days, the exact integer sums
-  Σx and Σx² of its daily duration and packet totals, and the span of days it was seen in; plus, per
-  day, the revision of that day's part whose outbox it has taken. Its size is one entry per pair.
-* `MonthPart` (consolidated/months/month=M/part=NN.json): the day totals of part NN's pairs in month
-  M, each day *set* from a day part revision, compacted once compactAfterDays days of M have
-  changed since the last compaction (the stats part counts them), so an export reads a month part
-  and at most a few recent day parts per month of its span, not one object per day.
+Cost follows the file, not the world. A file's consolidation writes only things the size of the file:
+
+* `FileLedger` (consolidated/files/<source>.json): the rows of the generation applied, so that a
+  re-upload's *delta* (its rows minus the previous generation's) can be computed; while a committed
+  transition's deltas may not all be written yet, it also keeps the previous rows (`previous`).
+* `Delta` (consolidated/pending/shard=SS/<source>.<a>-<b>.json): one transition a -> b of one file,
+  restricted to the pairs of shard SS: per day, per pair, the change of [duration, packets, flows].
+
+Each shard's folded state is a few tables, folded from its pending deltas now and then (one shard
+at a time, amortised over many files; `fold`):
+
+* the stats table (consolidated/shards/shard=SS/stats.tbl): per pair, the number of days, the exact
+  integer sums and sums of squares of its daily totals, its first and last day;
+* a day table per day (consolidated/shards/shard=SS/days/dt=D.tbl): per pair, that day's total.
+
+Tables are sorted by a hash block of the pair and start with a header that indexes the blocks, so a
+reader of one pair fetches the header and one block with two ranged GETs, whatever the table's size.
+Each table records the deltas it has folded (`folded`, id -> when), which makes folds idempotent and
+lets readers add exactly the pending deltas a table does not hold yet.
 
 A pair's mean and sample standard deviation come from (n, Σx, Σx²) exactly, rounded once, so they
-equal `statistics.mean`/`statistics.stdev` of its daily totals (README, "The consolidated state").
+equal `statistics.mean`/`statistics.stdev` of its daily totals.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from core.counts import Counts
-from core.stats import Days, Pair, PairStats
+from core.stats import Pair, PairStats
 
-FORMAT: Final = 2
-PART_COUNT: Final = 8
-"""Parts per day and stats parts; part of the storage format (changing it needs `clients.rebuild`)."""
-COMPACT_AFTER_DAYS: Final = 6
-"""The default of config compactAfterDays: a month part is compacted when this many of its days have
-changed since it was last due, so an export reads fewer than this many day parts per month besides
-the month part, and one compaction (the month part read and written) is shared by that many days."""
+FORMAT: Final = 3
+SHARDS: Final = 16
+"""Shards of the pair space; part of the storage format (changing it needs `clients.rebuild`)."""
+BLOCKS: Final = 128
+"""Index blocks per table: a reader of one pair fetches 1/BLOCKS of a table."""
+HEADER_BYTES: Final = 4096
+"""A table's header is read with one ranged GET of this many bytes (a larger header says its size)."""
+FOLD_ONE_IN: Final = 16
+"""A shard is folded by the consolidator whose transition's hash picks it, one transition in this many
+on average (no listing needed to decide), and by every scheduled tick."""
+FOLDED_KEEP_SECONDS: Final = 3600
+"""How long a table remembers a delta it folded once the delta object is gone: longer than any
+invocation that could still write that delta again (Lambda's timeout is at most 15 minutes)."""
 
 SourceRow = list[Any]
 """[src, dst, flow duration, fwd packets, flows]"""
-Delta = list[Any]
-"""[pair, Δn, ΔΣduration, ΔΣduration², ΔΣpackets, ΔΣpackets²]"""
+Value = list[int]
+"""[duration, packets, flows] of a pair on a day (or its change)"""
+Sums = list[Any]
+"""[n, Σduration, Σduration², Σpackets, Σpackets², first day, last day]"""
 
 
 def pair_name(src: str, dst: str) -> str:
@@ -53,231 +67,318 @@ def pair_of(name: str) -> Pair:
     return src, dst
 
 
-def part_of(name: str) -> int:
-    """The part of a pair: a stable hash (FNV-1a), the same in every process and version."""
+def fnv1a(text: str) -> int:
+    """A stable 64-bit hash (FNV-1a), the same in every process and version."""
     value = 0xCBF29CE484222325
-    for byte in name.encode():
+    for byte in text.encode():
         value = ((value ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
-    return value % PART_COUNT
+    return value
 
 
-def _dumps(document: dict[str, Any]) -> bytes:
-    return json.dumps({"format": FORMAT, **document}, separators=(",", ":"), sort_keys=True).encode()
+def shard_of(name: str) -> int:
+    return fnv1a(name) % SHARDS
 
 
-def _loads(data: bytes, kind: str) -> dict[str, Any]:
-    document: dict[str, Any] = json.loads(data)
-    if document.get("format") != FORMAT:
-        raise ValueError(f"{kind}: unknown format {document.get('format')!r} (run python -m clients.rebuild)")
-    return document
+def block_of(name: str) -> int:
+    return (fnv1a(name) // SHARDS) % BLOCKS
+
+
+def folds_shard(delta_id: str, shard: int) -> bool:
+    """Whether writing this delta makes its writer fold the shard (about one in FOLD_ONE_IN)."""
+    return fnv1a(f"{delta_id}/{shard}") % FOLD_ONE_IN == 0
+
+
+# Tables ------------------------------------------------------------------------------------------
 
 
 @dataclass
-class BranchDay:
-    revision: int = 0
-    sources: dict[str, int] = field(default_factory=dict)
-    """source id -> the generation applied (kept when its rows leave: an older generation cannot return)"""
-    rows: dict[str, list[SourceRow]] = field(default_factory=dict)
-    parts: list[int] = field(default_factory=list)
-    """Every part any revision had rows in (it only grows): no other day part holds this branch-day's
-    entries, whatever order revisions are folded in, so folds skip the others."""
+class Table:
+    """A sorted, block-indexed map of pair name -> value, with a small metadata document."""
 
-    def apply(self, source: str, generation: int, rows: Sequence[SourceRow]) -> bool:
-        """Make `rows` the source's contribution to this branch-day, unless an equal or newer generation is in."""
-        if self.sources.get(source, -1) >= generation:
-            return False
-        self.sources[source] = generation
-        if rows:
-            self.rows[source] = [list(row) for row in rows]
-        else:
-            self.rows.pop(source, None)
-        self.parts = sorted(set(self.parts) | {part_of(pair_name(row[0], row[1])) for row in rows})
-        self.revision += 1
-        return True
-
-    def totals_by_part(self) -> dict[int, dict[str, Counts]]:
-        """The branch's total of the day per pair, grouped by part, for every part in `parts`."""
-        parts: dict[int, dict[str, Counts]] = {part: {} for part in self.parts}
-        for rows in self.rows.values():
-            for src, dst, duration, packets, flows in rows:
-                name = pair_name(src, dst)
-                pairs = parts.setdefault(part_of(name), {})
-                pairs[name] = pairs.get(name, Counts()) + Counts(duration, packets, flows)
-        return parts
+    entries: dict[str, Any] = field(default_factory=dict)
+    folded: dict[str, float] = field(default_factory=dict)
+    """delta id -> when it was folded into this table"""
 
     def dumps(self) -> bytes:
-        return _dumps({"revision": self.revision, "sources": self.sources, "rows": self.rows, "parts": self.parts})
+        names = sorted(self.entries, key=lambda name: (block_of(name), name))
+        body = bytearray()
+        index: list[int] = []
+        block = 0
+        for name in names:
+            while block <= block_of(name):
+                index.append(len(body))
+                block += 1
+            body += json.dumps([name, self.entries[name]], separators=(",", ":")).encode() + b"\n"
+        while block <= BLOCKS:
+            index.append(len(body))
+            block += 1
+        header = json.dumps({"format": FORMAT, "folded": self.folded, "index": index}, separators=(",", ":"))
+        size = HEADER_BYTES
+        while size < len(header) + 10:
+            size *= 2
+        head = f"{size:08d}:{header}".encode()
+        return head + b" " * (size - len(head) - 1) + b"\n" + bytes(body)
 
     @classmethod
-    def loads(cls, data: bytes) -> BranchDay:
-        document = _loads(data, "branch-day ledger")
-        return cls(document["revision"], document["sources"], document["rows"], document["parts"])
+    def loads(cls, data: bytes) -> Table:
+        header, size = read_header(data)
+        entries: dict[str, Any] = {}
+        for line in data[size:].splitlines():
+            name, value = json.loads(line)
+            entries[name] = value
+        return cls(entries, header["folded"])
 
 
-def _delta(old: Counts | None, new: Counts | None) -> list[int]:
-    """The change of a pair's running sums when its day total goes from `old` to `new` (None: no total)."""
-    before, after = old or Counts(), new or Counts()
+def header_size(prefix: bytes) -> int:
+    """The length of a table's header, from its first bytes."""
+    return int(prefix[:8])
+
+
+def read_header(data: bytes) -> tuple[dict[str, Any], int]:
+    """A table's header document and its length in bytes, from (at least) the header's bytes."""
+    size = header_size(data)
+    header: dict[str, Any] = json.loads(data[9:size])
+    if header.get("format") != FORMAT:
+        raise ValueError(f"unknown table format {header.get('format')!r} (run python -m clients.rebuild)")
+    return header, size
+
+
+def block_span(header: Mapping[str, Any], size: int, name: str) -> tuple[int, int]:
+    """The byte range [start, end) of the block that would hold `name`, in the whole object."""
+    index: list[int] = header["index"]
+    block = block_of(name)
+    return size + index[block], size + index[block + 1]
+
+
+def entry_in(block: bytes, name: str) -> Any:
+    """The value of `name` in a block's lines, or None."""
+    prefix = json.dumps([name], separators=(",", ":"))[:-1].encode() + b","
+    for line in block.splitlines():
+        if line.startswith(prefix):
+            return json.loads(line)[1]
+    return None
+
+
+# Files and their deltas --------------------------------------------------------------------------
+
+
+@dataclass
+class FileLedger:
+    """One file's applied generation and its rows by day; `previous` holds the rows of the generation
+    before while the transition's deltas are being written (None once they all are)."""
+
+    generation: int = 0
+    rows: dict[str, list[SourceRow]] = field(default_factory=dict)
+    previous: dict[str, Any] | None = None
+    """{"generation": a, "rows": rows of a}"""
+
+    def advance(self, generation: int, rows: Mapping[str, Sequence[SourceRow]]) -> None:
+        """Commit the transition to `generation` (the caller has written the pending one's deltas)."""
+        if self.previous is not None:
+            raise ValueError("the previous transition's deltas are not written yet")
+        self.previous = {"generation": self.generation, "rows": self.rows}
+        self.generation = generation
+        self.rows = {date: [list(row) for row in day] for date, day in rows.items() if day}
+
+    def pending_deltas(self, source: str) -> dict[int, Delta]:
+        """The deltas of the committed transition whose writing may not be finished, by shard."""
+        if self.previous is None:
+            return {}
+        return deltas_of(source, self.previous["generation"], self.previous["rows"], self.generation, self.rows)
+
+    def dumps(self) -> bytes:
+        document = {"format": FORMAT, "generation": self.generation, "rows": self.rows, "previous": self.previous}
+        return json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
+
+    @classmethod
+    def loads(cls, data: bytes) -> FileLedger:
+        document = json.loads(data)
+        if document.get("format") != FORMAT:
+            raise ValueError(f"file ledger: unknown format {document.get('format')!r} (run python -m clients.rebuild)")
+        return cls(document["generation"], document["rows"], document["previous"])
+
+
+@dataclass
+class Delta:
+    """A file's transition a -> b restricted to one shard: day -> pair -> change of [d, p, flows]."""
+
+    id: str
+    days: dict[str, dict[str, Value]]
+
+    def dumps(self) -> bytes:
+        return json.dumps({"format": FORMAT, "id": self.id, "days": self.days}, separators=(",", ":")).encode()
+
+    @classmethod
+    def loads(cls, data: bytes) -> Delta:
+        document = json.loads(data)
+        if document.get("format") != FORMAT:
+            raise ValueError(f"delta: unknown format {document.get('format')!r} (run python -m clients.rebuild)")
+        return cls(document["id"], document["days"])
+
+
+def delta_id(source: str, before: int, after: int) -> str:
+    return f"{source}.{before}-{after}"
+
+
+def _by_pair(rows: Iterable[SourceRow]) -> dict[str, Value]:
+    totals: dict[str, Value] = {}
+    for src, dst, duration, packets, flows in rows:
+        value = totals.setdefault(pair_name(src, dst), [0, 0, 0])
+        value[0] += duration
+        value[1] += packets
+        value[2] += flows
+    return totals
+
+
+def deltas_of(
+    source: str,
+    before: int,
+    old: Mapping[str, Sequence[SourceRow]],
+    after: int,
+    new: Mapping[str, Sequence[SourceRow]],
+) -> dict[int, Delta]:
+    """What a file's transition from generation `before` (rows `old`) to `after` (rows `new`) changes,
+    by shard; shards and days it leaves unchanged are absent."""
+    identity = delta_id(source, before, after)
+    shards: dict[int, Delta] = {}
+    for date in sorted(set(old) | set(new)):
+        was, now = _by_pair(old.get(date, ())), _by_pair(new.get(date, ()))
+        for name in sorted(set(was) | set(now)):
+            a, b = was.get(name, [0, 0, 0]), now.get(name, [0, 0, 0])
+            change = [b[0] - a[0], b[1] - a[1], b[2] - a[2]]
+            if any(change):
+                delta = shards.setdefault(shard_of(name), Delta(identity, {}))
+                delta.days.setdefault(date, {})[name] = change
+    return shards
+
+
+# Folding -----------------------------------------------------------------------------------------
+
+
+def _plus(value: Value | None, change: Value) -> Value | None:
+    """A day total plus a change; None when no flow is left (the pair has no total that day)."""
+    total = [a + b for a, b in zip(value or [0, 0, 0], change, strict=True)]
+    return total if total[2] > 0 else None
+
+
+def _sums_change(old: Value | None, new: Value | None) -> list[int]:
+    """The change of [n, Σd, Σd², Σp, Σp²] when a pair's day total goes from `old` to `new`."""
+    before, after = old or [0, 0, 0], new or [0, 0, 0]
     return [
         (new is not None) - (old is not None),
-        after.duration - before.duration,
-        after.duration**2 - before.duration**2,
-        after.packets - before.packets,
-        after.packets**2 - before.packets**2,
+        after[0] - before[0],
+        after[0] ** 2 - before[0] ** 2,
+        after[1] - before[1],
+        after[1] ** 2 - before[1] ** 2,
     ]
 
 
-@dataclass
-class DayPart:
-    revision: int = 0
-    ledgers: dict[str, int] = field(default_factory=dict)
-    """branch hash -> the revision of its branch-day folded in"""
-    pairs: dict[str, dict[str, list[int]]] = field(default_factory=dict)
-    """pair -> branch hash -> [duration, packets, flows]"""
-    outbox: dict[str, list[Delta]] = field(default_factory=dict)
-    """revision -> the changes of running sums it made, until the stats part has taken them"""
-
-    def total(self, name: str) -> Counts | None:
-        branches = self.pairs.get(name)
-        if not branches:
-            return None
-        return sum((Counts(*values) for values in branches.values()), Counts())
-
-    def fold(self, branch: str, revision: int, totals: Mapping[str, Counts], taken: int) -> bool:
-        """Set the branch's totals of this part to those of its branch-day `revision`, unless an equal or
-        newer one is in; drop outbox entries the stats part has taken (`taken`)."""
-        if self.ledgers.get(branch, -1) >= revision:
-            return False
-        names = {name for name, branches in self.pairs.items() if branch in branches} | set(totals)
-        deltas: list[Delta] = []
-        for name in sorted(names):
-            old = self.total(name)
-            branches = self.pairs.setdefault(name, {})
-            if name in totals:
-                branches[branch] = list(totals[name])
-            else:
-                branches.pop(branch, None)
-                if not branches:
-                    del self.pairs[name]
-            new = self.total(name)
-            if new != old:
-                deltas.append([name, *_delta(old, new)])
-        self.ledgers[branch] = revision
-        self.revision += 1
-        self.outbox = {key: entries for key, entries in self.outbox.items() if int(key) > taken}
-        if deltas:
-            self.outbox[str(self.revision)] = deltas
-        return True
-
-    def pending(self, taken: int) -> Iterable[Delta]:
-        """The outbox entries after revision `taken`, in revision order."""
-        for revision in range(taken + 1, self.revision + 1):
-            yield from self.outbox.get(str(revision), ())
-
-    def dumps(self) -> bytes:
-        return _dumps({"revision": self.revision, "ledgers": self.ledgers, "pairs": self.pairs, "outbox": self.outbox})
-
-    @classmethod
-    def loads(cls, data: bytes) -> DayPart:
-        document = _loads(data, "day part")
-        return cls(document["revision"], document["ledgers"], document["pairs"], document["outbox"])
+class Conflict(Exception):
+    """Another fold of the same shard is under way with deltas this one did not list: start again."""
 
 
-Sums = list[Any]
-"""[n, Σduration, Σduration², Σpackets, Σpackets², first day, last day]"""
+def fold_day(table: Table, date: str, batch: Sequence[Delta], known: Iterable[str], now: float) -> dict[str, list[int]]:
+    """Fold the batch's changes of `date` into its day table (each delta once: the table records it)
+    and return the change of each touched pair's sums. The table may already hold some of the batch
+    (a fold that crashed before its stats table was written), never a delta outside `known` (the
+    batch and what the stats table holds) folded recently: that is a concurrent fold's, and raises
+    Conflict. (A delta folded long ago may stay listed in a day table after the stats table forgot it.)"""
+    allowed = {delta.id for delta in batch} | set(known)
+    if any(identity not in allowed and now - when < FOLDED_KEEP_SECONDS for identity, when in table.folded.items()):
+        raise Conflict(f"a day table of {date} holds a recent delta this fold did not list")
+    changes: dict[str, Value] = {}
+    for delta in batch:
+        for name, change in delta.days.get(date, {}).items():
+            total = changes.setdefault(name, [0, 0, 0])
+            for index in range(3):
+                total[index] += change[index]
+            if delta.id not in table.folded:
+                value = _plus(table.entries.get(name), change)
+                if value is None:
+                    table.entries.pop(name, None)
+                else:
+                    table.entries[name] = value
+    for delta in batch:
+        if date in delta.days:
+            table.folded.setdefault(delta.id, now)
+    sums: dict[str, list[int]] = {}
+    for name, change in changes.items():
+        new = table.entries.get(name)
+        old = _plus(new, [-value for value in change])
+        if new != old:
+            sums[name] = _sums_change(old, new)
+    return sums
 
 
-@dataclass
-class StatsPart:
-    revision: int = 0
-    taken: dict[str, int] = field(default_factory=dict)
-    """day -> the revision of the day's part (of this part number) whose outbox is in the sums"""
-    pairs: dict[str, Sums] = field(default_factory=dict)
-    uncompacted: dict[str, list[str]] = field(default_factory=dict)
-    """month -> its days taken since the month part was last due for compaction"""
-
-    def take(self, date: str, day: DayPart) -> bool:
-        """Add the day part's outbox entries not yet taken, in order; False if there were none."""
-        taken = self.taken.get(date, 0)
-        if day.revision <= taken:
-            return False
-        for name, *change in day.pending(taken):
-            sums = self.pairs.get(name) or [0, 0, 0, 0, 0, date, date]
-            for index, value in enumerate(change):
-                sums[index] += value
-            if sums[0] == 0:
-                self.pairs.pop(name, None)
-                continue
-            if day.total(name) is not None:
-                sums[5], sums[6] = min(sums[5], date), max(sums[6], date)
-            self.pairs[name] = sums
-        self.taken[date] = day.revision
-        self.revision += 1
-        days = self.uncompacted.setdefault(month_of(date), [])
-        if date not in days:
-            days.append(date)
-            days.sort()
-        return True
-
-    def due(self, threshold: int) -> dict[str, dict[str, int]]:
-        """The months with at least `threshold` days taken since they were last due, each with the
-        revision taken of every day of it; they start counting again."""
-        months = [month for month, days in self.uncompacted.items() if len(days) >= threshold]
-        for month in months:
-            del self.uncompacted[month]
-        return {month: {d: r for d, r in self.taken.items() if month_of(d) == month} for month in months}
-
-    def span(self, src: str, dst: str) -> tuple[str, str] | None:
-        """The first and last day the pair was seen in (a superset of its days: it never shrinks)."""
-        sums = self.pairs.get(pair_name(src, dst))
-        return (sums[5], sums[6]) if sums else None
-
-    def stats(self) -> dict[Pair, PairStats]:
-        return {pair_of(name): stats_of_sums(sums) for name, sums in self.pairs.items()}
-
-    def dumps(self) -> bytes:
-        return _dumps(
-            {"revision": self.revision, "taken": self.taken, "pairs": self.pairs, "uncompacted": self.uncompacted}
-        )
-
-    @classmethod
-    def loads(cls, data: bytes) -> StatsPart:
-        document = _loads(data, "stats part")
-        return cls(document["revision"], document["taken"], document["pairs"], document.get("uncompacted", {}))
+def fold_stats(table: Table, date: str, changes: Mapping[str, list[int]]) -> None:
+    """Add one day's changes of the pairs' sums into the stats table."""
+    for name, change in changes.items():
+        sums = table.entries.get(name) or [0, 0, 0, 0, 0, date, date]
+        for index, value in enumerate(change):
+            sums[index] += value
+        if sums[0] == 0:
+            table.entries.pop(name, None)
+            continue
+        if change[0] >= 0:
+            sums[5], sums[6] = min(sums[5], date), max(sums[6], date)
+        table.entries[name] = sums
 
 
-def month_of(date: str) -> str:
-    return date[:7]
+def forget(table: Table, listed: Iterable[str], now: float) -> None:
+    """Forget folded deltas older than FOLDED_KEEP_SECONDS whose objects are gone (not `listed`)."""
+    present = set(listed)
+    table.folded = {
+        identity: when
+        for identity, when in table.folded.items()
+        if identity in present or now - when < FOLDED_KEEP_SECONDS
+    }
 
 
-@dataclass
-class MonthPart:
-    revisions: dict[str, int] = field(default_factory=dict)
-    """day -> the revision of the day part whose totals it holds"""
-    pairs: dict[str, dict[str, list[int]]] = field(default_factory=dict)
-    """pair -> day -> [duration, packets, flows]"""
+def batch_of(stats: Table, deltas: Iterable[Delta]) -> list[Delta]:
+    """The deltas the stats table has not folded yet, in id order."""
+    return sorted((delta for delta in deltas if delta.id not in stats.folded), key=lambda delta: delta.id)
 
-    def set_day(self, date: str, day: DayPart) -> bool:
-        """Make the day's totals those of the day part, unless it holds that revision or a newer one."""
-        if day.revision <= self.revisions.get(date, 0):
-            return False
-        for name, days in list(self.pairs.items()):
-            days.pop(date, None)
-            if not days:
-                del self.pairs[name]
-        for name in day.pairs:
-            total = day.total(name)
-            if total is not None:
-                self.pairs.setdefault(name, {})[date] = list(total)
-        self.revisions[date] = day.revision
-        return True
 
-    def dumps(self) -> bytes:
-        return _dumps({"revisions": self.revisions, "pairs": self.pairs})
+def dates_of(batch: Iterable[Delta]) -> list[str]:
+    return sorted({date for delta in batch for date in delta.days})
 
-    @classmethod
-    def loads(cls, data: bytes) -> MonthPart:
-        document = _loads(data, "month part")
-        return cls(document["revisions"], document["pairs"])
+
+def fold(stats: Table, days: Mapping[str, Table], deltas: Sequence[Delta], now: float) -> list[Delta]:
+    """Fold, in memory, every delta the stats table has not folded into the day tables (which must
+    include every day the batch touches) and the stats table. Returns the batch."""
+    batch = batch_of(stats, deltas)
+    for date in dates_of(batch):
+        fold_stats(stats, date, fold_day(days[date], date, batch, stats.folded, now))
+    for delta in batch:
+        stats.folded[delta.id] = now
+    return batch
+
+
+def day_value(table: Table | None, name: str, date: str, pending: Iterable[Delta]) -> Value | None:
+    """A pair's total of a day: the day table's, plus each pending delta the table has not folded."""
+    value: Value | None = table.entries.get(name) if table is not None else None
+    folded = table.folded if table is not None else {}
+    for delta in pending:
+        change = delta.days.get(date, {}).get(name)
+        if change is not None and delta.id not in folded:
+            value = _plus(value, change)
+    return value
+
+
+def counts_of(value: Value) -> Counts:
+    return Counts(*value)
+
+
+def pending_days(name: str, pending: Iterable[Delta]) -> set[str]:
+    return {date for delta in pending for date, pairs in delta.days.items() if name in pairs}
+
+
+def iter_rows(tables: Iterable[Table]) -> Iterator[tuple[str, Any]]:
+    for table in tables:
+        yield from table.entries.items()
+
+
+# Statistics --------------------------------------------------------------------------------------
 
 
 def sqrt_of_ratio(numerator: int, denominator: int) -> float:
@@ -292,8 +393,9 @@ def sqrt_of_ratio(numerator: int, denominator: int) -> float:
     return root / (1 << shift)
 
 
-def _mean_std(n: int, total: int, squares: int) -> tuple[float, float]:
-    """Python's int / int is correctly rounded, so the mean needs no fraction."""
+def mean_std(n: int, total: int, squares: int) -> tuple[float, float]:
+    """Mean and sample standard deviation from the count, sum and sum of squares of integers, each
+    rounded once (Python's int / int is correctly rounded)."""
     if n < 2:
         return total / n, 0.0
     return total / n, sqrt_of_ratio(n * squares - total * total, n * (n - 1))
@@ -302,72 +404,6 @@ def _mean_std(n: int, total: int, squares: int) -> tuple[float, float]:
 def stats_of_sums(sums: Sums) -> PairStats:
     """Exact mean and sample standard deviation (n-1) from the count and the integer sums."""
     n, duration, duration_squares, packets, packet_squares = sums[:5]
-    avg_duration, std_duration = _mean_std(n, duration, duration_squares)
-    avg_packets, std_packets = _mean_std(n, packets, packet_squares)
+    avg_duration, std_duration = mean_std(n, duration, duration_squares)
+    avg_packets, std_packets = mean_std(n, packets, packet_squares)
     return PairStats(n, avg_duration, std_duration, avg_packets, std_packets)
-
-
-def _entry(body: bytes, name: str, close: bytes, *, last: bool = False) -> Any:
-    """One pair's value in a serialized day, stats or month part, without parsing the rest of it. Parts
-    are written with sorted keys and no spaces, a pair name (two IPs and a comma) occurs as a key only
-    in `pairs` (the other keys are branch hashes, revisions, days and months), and its value is one
-    object of numbers (day part) or of lists (month part), or one list (stats part), so it ends at the
-    first `close` byte after it. With `last`, `name` is a top-level key that sorts after `pairs`
-    (a flat object's): its last occurrence is the one."""
-    needle = json.dumps(name).encode() + b":"
-    start = body.rfind(needle) if last else body.find(needle)
-    if start < 0:
-        return None
-    start += len(needle)
-    return json.loads(body[start : body.index(close, start) + 1])
-
-
-def day_total_in(body: bytes, name: str) -> Counts | None:
-    """The pair's total in a serialized day part (what an export reads from each day)."""
-    branches = _entry(body, name, b"}")
-    return sum((Counts(*values) for values in branches.values()), Counts()) if branches else None
-
-
-def span_in(body: bytes, name: str) -> tuple[str, str] | None:
-    """The pair's span in a serialized stats part."""
-    sums = _entry(body, name, b"]")
-    return (sums[5], sums[6]) if sums else None
-
-
-def taken_in(body: bytes) -> dict[str, int]:
-    """The day part revisions a serialized stats part has taken, by day."""
-    taken: dict[str, int] = _entry(body, "taken", b"}", last=True) or {}
-    return taken
-
-
-def from_months(
-    name: str, dates: Sequence[str], taken: Mapping[str, int], months: Mapping[str, bytes | None]
-) -> tuple[Days, list[str]]:
-    """A pair's daily totals on `dates` from the serialized month parts of those dates' months: the days
-    a month part holds at (at least) the revision the stats part has taken, and the days it does not
-    (missing or older there), whose day parts must be read."""
-    held: dict[str, tuple[dict[str, int], dict[str, list[int]]]] = {}
-    for month in {month_of(date) for date in dates}:
-        body = months.get(month)
-        held[month] = (
-            (_entry(body, "revisions", b"}", last=True) or {}, _entry(body, name, b"}") or {}) if body else ({}, {})
-        )
-    days: Days = {}
-    unknown: list[str] = []
-    for date in dates:
-        revisions, totals = held[month_of(date)]
-        if date not in revisions or revisions[date] < taken.get(date, 0):
-            unknown.append(date)
-        elif date in totals:
-            days[date] = Counts(*totals[date])
-    return days, unknown
-
-
-def days_of(name: str, parts: Mapping[str, DayPart]) -> Days:
-    """A pair's daily totals from the day parts of its part number, keyed by day."""
-    days: Days = {}
-    for date, part in parts.items():
-        total = part.total(name)
-        if total is not None:
-            days[date] = total
-    return days

@@ -1,8 +1,9 @@
 """Where everything lives in the bucket: one place for every key the pipeline reads or writes.
 
 summaries/ is a Hive-partitioned table (summaries/dt=YYYY-MM-DD/<source id>.csv) for Athena;
-consolidated/ is partitioned by day, branch and a hash of the device pair, so that one update and
-one export touch a bounded number of objects, whatever the history (DESIGN 5.4; core.consolidated).
+consolidated/ holds a ledger per file, pending deltas and folded tables per shard of the pair space
+(core.consolidated), so that consolidating a file costs what the file holds and an export what the
+pair holds, whatever the history and the population.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ REJECTED_PREFIX: Final = "rejected/"
 STATUS_PREFIX: Final = "status/"
 SUMMARIES_PREFIX: Final = "summaries/"
 CONSOLIDATED_PREFIX: Final = "consolidated/"
-LEDGER_PREFIX: Final = "consolidated/ledger/"
-DAYS_PREFIX: Final = "consolidated/days/"
-PAIRS_PREFIX: Final = "consolidated/pairs/"
-MONTHS_PREFIX: Final = "consolidated/months/"
+FILES_PREFIX: Final = "consolidated/files/"
+PENDING_PREFIX: Final = "consolidated/pending/"
+SHARDS_PREFIX: Final = "consolidated/shards/"
+TICK_KEY: Final = "consolidated/tick.json"
 TRAFFIC_STATS_KEY: Final = "consolidated/traffic_stats.csv"
 MAX_KEY_BYTES: Final = 1024
 """S3's limit on an object key (UTF-8 bytes)."""
@@ -81,29 +82,35 @@ def summary_key(date: str, source: str) -> str:
     return f"{SUMMARIES_PREFIX}dt={date}/{source}.csv"
 
 
-def ledger_key(date: str, branch: str) -> str:
-    """The branch-day ledger; the branch is hashed (any key-safe name, a fixed length)."""
-    digest = hashlib.sha256(branch.encode("utf-8")).hexdigest()[:16]
-    return f"{LEDGER_PREFIX}dt={date}/branch={digest}.json"
+def file_ledger_key(source: str) -> str:
+    """A file's ledger in the consolidated state: the generation applied and its rows."""
+    return f"{FILES_PREFIX}{source}.json"
 
 
-def branch_tag(ledger_key: str) -> str:
-    """The branch hash in a ledger key: how day parts name a branch's entries."""
-    return ledger_key.rsplit("branch=", 1)[1][: -len(".json")]
+def pending_prefix(shard: int) -> str:
+    return f"{PENDING_PREFIX}shard={shard:02d}/"
 
 
-def day_part_key(date: str, part: int) -> str:
-    return f"{DAYS_PREFIX}dt={date}/part={part:02d}.json"
+def delta_key(shard: int, delta_id: str) -> str:
+    """A file transition's pending change of one shard, until the shard's next fold."""
+    return f"{pending_prefix(shard)}{delta_id}.json"
 
 
-def month_part_key(month: str, part: int) -> str:
-    """The month part of `month` (YYYY-MM): the day totals of part NN's pairs, compacted from its day parts."""
-    return f"{MONTHS_PREFIX}month={month}/part={part:02d}.json"
+def delta_id_of(key: str) -> str:
+    return key.rsplit("/", 1)[1][: -len(".json")]
 
 
-def stats_part_key(part: int) -> str:
-    return f"{PAIRS_PREFIX}part={part:02d}.json"
+def stats_table_key(shard: int) -> str:
+    return f"{SHARDS_PREFIX}shard={shard:02d}/stats.tbl"
 
 
-def stats_part_number(key: str) -> int:
-    return int(key[len(PAIRS_PREFIX) + len("part=") : -len(".json")])
+def day_tables_prefix(shard: int) -> str:
+    return f"{SHARDS_PREFIX}shard={shard:02d}/days/"
+
+
+def day_table_key(shard: int, date: str) -> str:
+    return f"{day_tables_prefix(shard)}dt={date}.tbl"
+
+
+def date_of_day_table(key: str) -> str:
+    return key.rsplit("dt=", 1)[1][: -len(".tbl")]

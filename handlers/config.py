@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from core import consolidated
-
 BUCKET_NAME = "BUCKET_NAME"
 CONSOLIDATE_QUEUE_URL = "CONSOLIDATE_QUEUE_URL"
 DELETE_RAW = "DELETE_RAW"
-COMPACT_AFTER_DAYS = "COMPACT_AFTER_DAYS"
+STATS_REBUILD_SECONDS = "STATS_REBUILD_SECONDS"
+DEFAULT_STATS_REBUILD_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -18,7 +17,8 @@ class Settings:
     bucket: str
     consolidate_queue_url: str
     delete_raw: bool
-    compact_after_days: int = consolidated.COMPACT_AFTER_DAYS
+    stats_rebuild_seconds: int = DEFAULT_STATS_REBUILD_SECONDS
+    """How long after a consolidation traffic_stats.csv is rebuilt (the tick's delay)."""
 
 
 def summarize_settings() -> Settings:
@@ -32,7 +32,7 @@ def summarize_settings() -> Settings:
 def consolidate_settings() -> Settings:
     return Settings(
         bucket=os.environ[BUCKET_NAME],
-        consolidate_queue_url="",
+        consolidate_queue_url=os.environ[CONSOLIDATE_QUEUE_URL],
         delete_raw=False,
-        compact_after_days=int(os.environ.get(COMPACT_AFTER_DAYS, consolidated.COMPACT_AFTER_DAYS)),
+        stats_rebuild_seconds=int(os.environ.get(STATS_REBUILD_SECONDS, DEFAULT_STATS_REBUILD_SECONDS)),
     )

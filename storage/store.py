@@ -18,8 +18,7 @@ import os
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -28,9 +27,7 @@ from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from core import layout
-from core.consolidated import day_total_in, from_months, month_of, pair_name, part_of, span_in, taken_in
 from core.flows import buffered
-from core.stats import Days
 from core.status import FileStatus
 
 if TYPE_CHECKING:
@@ -263,52 +260,36 @@ class Store:
         for version in reversed(versions[versions.index(version_id) :]):
             self.s3.delete_object(Bucket=self.bucket, Key=key, VersionId=version)
 
-    def pair_days(self, src: str, dst: str) -> Days | None:
-        """A pair's daily totals: its stats part, then the month parts of its span, then the day parts of
-        the days those do not hold at the revision the stats part has taken (a few recent ones per
-        month); only the pair's entry of each is parsed. The days are those of the pair's span that
-        the stats part has taken (the days its statistics include), so a day being consolidated
-        right now appears in the next export, with the statistics that include it."""
-        name = pair_name(src, dst)
-        part = part_of(name)
-        found = self.get(layout.stats_part_key(part))
-        span = span_in(found.body, name) if found is not None else None
-        if found is None or span is None:
-            return None
-        taken = taken_in(found.body)
-        dates = [date for date in sorted(taken) if span[0] <= date <= span[1]]
-        months = sorted({month_of(date) for date in dates})
-        with ThreadPoolExecutor(PARALLEL_READS) as pool:
-            blobs = pool.map(self.get, [layout.month_part_key(month, part) for month in months])
-            bodies = {month: blob.body if blob else None for month, blob in zip(months, blobs, strict=True)}
-            days, unread = from_months(name, dates, taken, bodies)
-            blobs = pool.map(self.get, [layout.day_part_key(date, part) for date in unread])
-            for date, blob in zip(unread, blobs, strict=True):
-                total = day_total_in(blob.body, name) if blob else None
-                if total is not None:
-                    days[date] = total
-        return dict(sorted(days.items()))
+    def get_range(self, key: str, start: int, end: int) -> bytes | None:
+        """Bytes [start, end) of the object (fewer at its end), or None if it does not exist."""
+        try:
+            response = self.s3.get_object(Bucket=self.bucket, Key=key, Range=f"bytes={start}-{end - 1}")
+        except ClientError as exc:
+            if error_code(exc) in ABSENT:
+                return None
+            raise
+        with response["Body"] as body:
+            data: bytes = body.read()
+            return data
+
+    def upload_file(self, path: str, key: str, metadata: dict[str, str]) -> None:
+        """A managed (multipart above 8 MB) upload of a local file."""
+        self.s3.upload_file(path, self.bucket, key, ExtraArgs={"Metadata": metadata})
+
+    def delete_keys(self, keys: Sequence[str]) -> None:
+        """Delete these objects (1,000 per request)."""
+        for first in range(0, len(keys), 1000):
+            batch = keys[first : first + 1000]
+            self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True})
 
     def delete_all(self, prefix: str) -> int:
         """Delete every current object under the prefix (1,000 per request); returns how many."""
-        deleted = 0
-        batch: list[str] = []
-        for key in [*self.keys(prefix), None]:
-            if key is not None:
-                batch.append(key)
-            if batch and (key is None or len(batch) == 1000):
-                self.s3.delete_objects(
-                    Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True}
-                )
-                deleted += len(batch)
-                batch = []
-        return deleted
+        keys = list(self.keys(prefix))
+        self.delete_keys(keys)
+        return len(keys)
 
-    def send(self, queue_url: str, message: dict[str, Any]) -> None:
-        self.sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(message, sort_keys=True))
-
-
-PARALLEL_READS = 16
+    def send(self, queue_url: str, message: dict[str, Any], delay: int = 0) -> None:
+        self.sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(message, sort_keys=True), DelaySeconds=delay)
 
 
 @functools.cache

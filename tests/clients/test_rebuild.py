@@ -12,6 +12,8 @@ import pytest
 from clients import export, rebuild
 from core import layout
 from handlers import consolidate, summarize
+from storage.consolidated import State
+from storage.store import Store
 from tests.handlers.conftest import FakeContext, moto_bucket, s3_notification, sqs_event
 
 HEADER = b"Src IP,Dst IP,Timestamp,Flow Duration,Tot Fwd Pkts\n"
@@ -30,7 +32,7 @@ def run_pipeline(s3: Any) -> None:
     sqs = boto3.client("sqs")
     url = sqs.get_queue_url(QueueName="consolidate")["QueueUrl"]
     bodies = [json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]]
-    assert consolidate.handler(sqs_event(*bodies), FakeContext()) == {"batchItemFailures": []}
+    assert consolidate.handler(sqs_event(*bodies, {"tick": 0}), FakeContext()) == {"batchItemFailures": []}
 
 
 def snapshot(s3: Any, tmp_path: Any) -> tuple[str, str]:
@@ -47,13 +49,16 @@ def test_rebuild_reproduces_the_state_and_drops_an_old_layout(
         run_pipeline(s3)
         before = snapshot(s3, tmp_path)
         assert before[0].splitlines()[1] == "10.0.0.1,8.8.8.8,2,87.5,17.67766952966369,3.0,0.0"
-        s3.put_object(Bucket="data", Key="consolidated/shards/shard=07.json", Body=b'{"format": 1}')
-        s3.delete_object(Bucket="data", Key=layout.stats_part_key(0))  # damage, as a bug would
+        old_layout = ["consolidated/pairs/part=03.json", "consolidated/days/dt=2022-12-01/part=03.json"]
+        for key in old_layout:  # the layout before this one: stats parts, day parts, ...
+            s3.put_object(Bucket="data", Key=key, Body=b'{"format": 2}')
+        for key in list(State(Store("data", s3)).store.keys(layout.FILES_PREFIX)):
+            s3.delete_object(Bucket="data", Key=key)  # damage, as a bug would
         assert rebuild.main(["--bucket", "data", "--outputs", "none"]) == 0
         assert "from 2 file(s)" in capsys.readouterr().out
         assert snapshot(s3, tmp_path) == before
-        left = [o["Key"] for o in s3.list_objects_v2(Bucket="data", Prefix="consolidated/shards/").get("Contents", [])]
-        assert left == []
+        left = [o["Key"] for o in s3.list_objects_v2(Bucket="data", Prefix="consolidated/").get("Contents", [])]
+        assert not set(old_layout) & set(left) and not [k for k in left if k.startswith(layout.PENDING_PREFIX)]
 
 
 def test_rebuild_refuses_while_a_file_is_being_summarized(

@@ -1,116 +1,143 @@
-"""The consolidated state: any interleaving of applies, folds and takes, repeated or late, ends exact."""
+"""The consolidated state's pure parts: tables, deltas, folds and the exact statistics."""
 
 from __future__ import annotations
 
+import copy
 import statistics
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.consolidated import (
-    PART_COUNT,
-    BranchDay,
-    DayPart,
-    MonthPart,
-    StatsPart,
-    day_total_in,
-    days_of,
-    from_months,
-    month_of,
-    pair_name,
-    part_of,
-    span_in,
+    BLOCKS,
+    HEADER_BYTES,
+    SHARDS,
+    Conflict,
+    Delta,
+    FileLedger,
+    Table,
+    block_span,
+    deltas_of,
+    entry_in,
+    fold,
+    read_header,
     sqrt_of_ratio,
     stats_of_sums,
-    taken_in,
 )
 from core.counts import Counts
 from core.stats import pair_stats
 
 PAIRS = [("10.0.0.1", "8.8.8.8"), ("10.0.0.2", "1.1.1.1"), ("fe80::1", "10.0.0.9"), ("10.0.0.3", "10.0.0.4")]
-DAYS = ["2024-01-01", "2024-01-02", "2024-01-05", "2024-02-01"]
-BRANCHES = ["north", "south"]
+DAYS = ["2024-01-01", "2024-01-02", "2024-02-01"]
+names = st.text("0123456789abcdef.:,", min_size=1, max_size=30)
 
-rows = st.lists(
-    st.tuples(st.sampled_from(PAIRS), st.integers(0, 10**12), st.integers(0, 10**6), st.integers(1, 50)), max_size=4
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(names, st.lists(st.integers(0, 10**15), min_size=3, max_size=3), max_size=300), names)
+def test_a_table_round_trips_and_one_block_finds_any_entry(entries: dict[str, list[int]], probe: str) -> None:
+    table = Table(entries, {"a.0-1": 1.5})
+    data = table.dumps()
+    assert Table.loads(data) == table
+    header, size = read_header(data[:HEADER_BYTES])
+    assert size == HEADER_BYTES and len(header["index"]) == BLOCKS + 1
+    for name in [*list(entries)[:20], probe]:
+        start, end = block_span(header, size, name)
+        assert entry_in(data[start:end], name) == entries.get(name)
+
+
+def test_a_header_larger_than_the_first_read_says_its_size() -> None:
+    table = Table({"10.0.0.1,8.8.8.8": [1, 2, 3]}, {f"source{n:040d}.0-1": float(n) for n in range(200)})
+    data = table.dumps()
+    assert int(data[:8]) > HEADER_BYTES
+    assert Table.loads(data) == table
+
+
+def _rows(pairs: list[tuple[tuple[str, str], int, int]]) -> list[list[object]]:
+    return [[src, dst, duration, packets, 1] for (src, dst), duration, packets in pairs]
+
+
+contribution = st.dictionaries(
+    st.sampled_from(DAYS),
+    st.lists(st.tuples(st.sampled_from(PAIRS), st.integers(0, 10**12), st.integers(0, 10**6)), max_size=4),
+    max_size=3,
 )
-# An upload: (branch, day, source number, rows). Sources are unique per branch; later uploads of the
-# same source are re-uploads (a newer generation) that replace the earlier rows.
-uploads = st.lists(st.tuples(st.sampled_from(BRANCHES), st.sampled_from(DAYS), st.integers(0, 2), rows), max_size=12)
 
 
 @settings(max_examples=150, deadline=None)
-@given(uploads, st.randoms(use_true_random=False))
-def test_any_interleaving_with_duplicates_and_stale_views_is_exact(history: list, rng) -> None:  # type: ignore[no-untyped-def,type-arg]
-    ledgers: dict[tuple[str, str], BranchDay] = {}
-    generations: dict[tuple[str, str, int], int] = {}
-    snapshots: list[tuple[str, str, int, dict[int, dict[str, Counts]]]] = []
-    for branch, day, number, contribution in history:
-        source = f"{branch}-{day}-{number}"
-        generation = generations[(branch, day, number)] = generations.get((branch, day, number), 0) + 1
-        ledger = ledgers.setdefault((day, branch), BranchDay())
-        ledger.apply(source, generation, [[s, d, dur, pk, fl] for (s, d), dur, pk, fl in contribution])
-        ledger.apply(source, generation - 1, [])  # a late, older generation changes nothing
-        snapshots.append((day, branch, ledger.revision, ledger.totals_by_part()))
-    # Fold the branch-day revisions in a shuffled order, each twice (late duplicates), then the latest of
-    # each; take outboxes at random moments with stale watermarks.
-    parts: dict[tuple[str, int], DayPart] = {}
-    stats = [StatsPart() for _ in range(PART_COUNT)]
-    months: dict[tuple[str, int], MonthPart] = {}
-    folds = snapshots + snapshots
-    rng.shuffle(folds)
-    folds += [(d, b, lg.revision, lg.totals_by_part()) for (d, b), lg in ledgers.items()]
-    for day, branch, revision, totals in folds:
-        for part in totals:  # as the handler does: only the parts the branch-day ever had rows in
-            stale = stats[part].taken.get(day, 0) if rng.random() < 0.5 else 0
-            state = parts.setdefault((day, part), DayPart())
-            state.fold(branch, revision, totals[part], stale)
-            if rng.random() < 0.5:
-                stats[part].take(day, state)
-            if rng.random() < 0.5:  # a compaction, possibly from a day part older than the month holds
-                months.setdefault((month_of(day), part), MonthPart()).set_day(day, DayPart.loads(state.dumps()))
-    for (day, part), state in parts.items():
-        stats[part].take(day, state)
-        stats[part].take(day, state)
-        if rng.random() < 0.3:
-            months.setdefault((month_of(day), part), MonthPart()).set_day(day, state)
+@given(st.lists(st.tuples(st.integers(0, 2), contribution), min_size=1, max_size=10), st.randoms())
+def test_folding_every_transition_in_any_grouping_gives_the_direct_statistics(history, rng) -> None:  # type: ignore[no-untyped-def]
+    """Re-uploads become deltas; folding them in batches of any size, some folded twice (a fold that
+    crashed after writing a day table, before its stats table), gives each pair's days and the exact
+    statistics of its daily totals."""
+    ledgers: dict[str, FileLedger] = {}
+    files: dict[str, dict[str, list[list[object]]]] = {}
+    pending: list[tuple[int, Delta]] = []
+    for number, by_day in history:
+        source = f"file{number}"
+        rows = {date: _rows(pairs) for date, pairs in by_day.items()}
+        ledger = ledgers.setdefault(source, FileLedger())
+        ledger.advance(ledger.generation + 1, rows)
+        pending += ledger.pending_deltas(source).items()
+        ledger.previous = None
+        files[source] = {date: day for date, day in rows.items() if day}
+    stats = {shard: Table() for shard in range(SHARDS)}
+    days = {shard: {date: Table() for date in DAYS} for shard in range(SHARDS)}
+    while pending:
+        size = rng.randint(1, len(pending))
+        batch, pending = pending[:size], pending[size:]
+        for shard in {shard for shard, _ in batch}:
+            deltas = [delta for where, delta in batch if where == shard]
+            if rng.random() < 0.3:  # a crashed fold: day tables written, stats table not
+                crashed_days = copy.deepcopy(days[shard])
+                fold(copy.deepcopy(stats[shard]), crashed_days, deltas, 0.0)
+                days[shard] = crashed_days
+            fold(stats[shard], days[shard], deltas, 0.0)
+    want: dict[tuple[str, str], dict[str, Counts]] = {}
+    for by_day in files.values():
+        for date, day in by_day.items():
+            for src, dst, duration, packets, flows in day:
+                totals = want.setdefault((str(src), str(dst)), {})
+                totals[date] = totals.get(date, Counts()) + Counts(int(duration), int(packets), int(flows))  # type: ignore[call-overload]
+    assert {name: stats_of_sums(sums) for table in stats.values() for name, sums in table.entries.items()} == {
+        f"{src},{dst}": pair_stats(totals) for (src, dst), totals in want.items()
+    }
+    for date in DAYS:
+        assert {name: value for tables in days.values() for name, value in tables[date].entries.items()} == {
+            f"{src},{dst}": list(totals[date]) for (src, dst), totals in want.items() if date in totals
+        }
 
-    expected: dict[str, dict[str, Counts]] = {}
-    latest: dict[tuple[str, str, int], list] = {}  # type: ignore[type-arg]
-    for branch, day, number, contribution in history:
-        latest[(branch, day, number)] = [(day, (s, d), Counts(dur, pk, fl)) for (s, d), dur, pk, fl in contribution]
-    for entries in latest.values():
-        for day, (s, d), counts in entries:
-            days = expected.setdefault(pair_name(s, d), {})
-            days[day] = days.get(day, Counts()) + counts
-    got = {name: sums for part in stats for name, sums in part.pairs.items()}
-    assert set(got) == set(expected)
-    for name, days in expected.items():
-        part = part_of(name)
-        assert days_of(name, {day: parts[(day, part)] for day in DAYS if (day, part) in parts}) == days
-        for day in DAYS:
-            found = parts.get((day, part))
-            assert (day_total_in(found.dumps(), name) if found else None) == days.get(day)
-        assert span_in(stats[part].dumps(), name) == (got[name][5], got[name][6])
-        # What an export reads: the month parts, then the day parts of the days they do not hold as taken.
-        bodies = {month: state.dumps() for (month, p), state in months.items() if p == part}
-        exported, unread = from_months(name, DAYS, taken_in(stats[part].dumps()), bodies)
-        for day in unread:
-            total = day_total_in(parts[(day, part)].dumps(), name) if (day, part) in parts else None
-            if total is not None:
-                exported[day] = total
-        assert exported == days
-        assert stats_of_sums(got[name]) == pair_stats(days)
-        # The span may keep a day the pair has left (it never shrinks), never miss one.
-        assert got[name][5] <= min(days) and got[name][6] >= max(days)
+
+def test_a_day_table_holding_a_recent_delta_of_another_fold_is_a_conflict() -> None:
+    stats, day = Table(), Table()
+    first = deltas_of("a", 0, {}, 1, {DAYS[0]: _rows([(PAIRS[0], 5, 1)])})
+    other = deltas_of("b", 0, {}, 1, {DAYS[0]: _rows([(PAIRS[0], 7, 1)])})
+    (delta_a,), (delta_b,) = first.values(), other.values()
+    fold(Table(), {DAYS[0]: day}, [delta_b], now=100.0)  # a concurrent fold wrote the day table
+    try:
+        fold(stats, {DAYS[0]: day}, [delta_a], now=200.0)
+    except Conflict:
+        pass
+    else:
+        raise AssertionError("a fold must not compute statistics from a day table holding deltas it did not list")
+    stale = Table()
+    fold(Table(), {DAYS[0]: stale}, [delta_b], now=0.0)
+    fold(stats, {DAYS[0]: stale}, [delta_a], now=10_000.0)  # folded long ago: history, not a conflict
+
+
+def test_a_transition_with_no_change_has_no_delta() -> None:
+    rows = {DAYS[0]: _rows([(PAIRS[0], 5, 1), (PAIRS[1], 6, 2)])}
+    assert deltas_of("a", 1, rows, 2, rows) == {}
+    moved = deltas_of("a", 1, rows, 2, {DAYS[1]: rows[DAYS[0]]})
+    assert {date for delta in moved.values() for date in delta.days} == {DAYS[0], DAYS[1]}
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.integers(0, 10**15), min_size=2, max_size=40))
-def test_statistics_from_integer_sums_equal_the_statistics_module(values: list[int]) -> None:
+@given(st.lists(st.integers(0, 10**15), min_size=1, max_size=40))
+def test_exact_statistics_equal_the_statistics_module(values: list[int]) -> None:
     n, total, squares = len(values), sum(values), sum(v * v for v in values)
-    assert total / n == statistics.mean(values)
-    assert sqrt_of_ratio(n * squares - total * total, n * (n - 1)) == statistics.stdev(values)
+    got = stats_of_sums([n, total, squares, total, squares, "", ""])
+    assert got.avg_flow_duration == float(statistics.mean(values))
+    assert got.std_flow_duration == (float(statistics.stdev(values)) if n > 1 else 0.0)
 
 
 def test_sqrt_of_ratio_is_exact_on_squares_and_tiny_values() -> None:
@@ -118,43 +145,3 @@ def test_sqrt_of_ratio_is_exact_on_squares_and_tiny_values() -> None:
     assert sqrt_of_ratio(0, 7) == 0.0
     assert sqrt_of_ratio(10**40, 1) == 1e20
     assert sqrt_of_ratio(4, 2) == 2**0.5
-
-
-def test_a_month_is_due_for_compaction_after_enough_changed_days() -> None:
-    stats = StatsPart()
-    day = DayPart()
-    day.fold("north", 1, {"10.0.0.1,8.8.8.8": Counts(5, 1, 1)}, 0)
-    for date in ("2024-01-01", "2024-01-02", "2024-01-02", "2024-02-01"):
-        stats.take(date, day)
-        day.fold("north", day.revision + 1, {"10.0.0.1,8.8.8.8": Counts(day.revision, 1, 1)}, 0)
-    assert stats.due(3) == {}
-    assert stats.due(2) == {"2024-01": {"2024-01-01": 1, "2024-01-02": 3}}
-    assert stats.due(2) == {}  # counting again from zero
-    assert StatsPart.loads(stats.dumps()).uncompacted == {"2024-02": ["2024-02-01"]}
-
-
-def test_a_month_part_keeps_the_newest_day_part_revision() -> None:
-    month = MonthPart()
-    older, newer = DayPart(), DayPart()
-    older.fold("north", 1, {"10.0.0.1,8.8.8.8": Counts(5, 1, 1), "10.0.0.2,8.8.8.8": Counts(1, 1, 1)}, 0)
-    newer.fold("north", 1, {"10.0.0.1,8.8.8.8": Counts(5, 1, 1)}, 0)
-    newer.fold("north", 2, {"10.0.0.1,8.8.8.8": Counts(9, 2, 1)}, 0)
-    assert month.set_day("2024-01-01", newer) and not month.set_day("2024-01-01", older)
-    assert MonthPart.loads(month.dumps()) == MonthPart(
-        {"2024-01-01": 2}, {"10.0.0.1,8.8.8.8": {"2024-01-01": [9, 2, 1]}}
-    )
-
-
-def test_an_export_reads_the_day_parts_its_month_part_holds_at_an_older_revision_or_not_at_all() -> None:
-    name = "10.0.0.1,8.8.8.8"
-    day = DayPart()
-    day.fold("north", 1, {name: Counts(5, 1, 1)}, 0)
-    month = MonthPart()
-    month.set_day("2024-01-01", day)
-    month.set_day("2024-01-02", day)
-    taken = {"2024-01-01": 2, "2024-01-02": 1}  # day 1 changed after the compaction
-    dates = ["2024-01-01", "2024-01-02", "2024-01-03", "2024-02-01"]
-    assert from_months(name, dates, taken, {"2024-01": month.dumps(), "2024-02": None}) == (
-        {"2024-01-02": Counts(5, 1, 1)},
-        ["2024-01-01", "2024-01-03", "2024-02-01"],
-    )

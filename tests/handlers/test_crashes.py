@@ -21,8 +21,9 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 from core import layout
 from core.counts import Counts
-from handlers import config, consolidate, summarize
+from handlers import consolidate, summarize
 from local.moto_fixes import apply as atomic_moto_puts
+from storage.consolidated import State
 from storage.store import lambda_store
 from tests.handlers.conftest import FakeContext, moto_bucket, s3_notification, sqs_event
 
@@ -44,8 +45,8 @@ EXPORTED = {"2022-12-01": Counts(100, 3, 1), "2022-12-02": Counts(75, 3, 2), "20
 
 
 def exported() -> dict[str, Counts] | None:
-    """What `clients.export 10.0.0.1 8.8.8.8` reads: month parts, and day parts where those are behind."""
-    return lambda_store("data").pair_days("10.0.0.1", "8.8.8.8")
+    """What `clients.export 10.0.0.1 8.8.8.8` reads: the shard's tables and its pending deltas."""
+    return State(lambda_store("data")).pair_days("10.0.0.1", "8.8.8.8")
 
 
 class Crash(BaseException):
@@ -118,8 +119,13 @@ def summarize_all() -> dict[str, Any]:
     return summarize.handler(sqs_event(*(s3_notification(k) for k in FILES)), FakeContext())
 
 
+TICK = {"tick": 0}
+"""The delayed message the consolidator schedules: folds every shard and rebuilds traffic_stats.csv."""
+
+
 def consolidate_all(messages: list[dict[str, Any]]) -> Any:
-    return consolidate.handler(sqs_event(*messages), FakeContext())
+    """The files' messages and a tick in one batch (the tick runs after the files are applied)."""
+    return consolidate.handler(sqs_event(*messages, TICK), FakeContext())
 
 
 def test_crash_at_every_call_of_summarize_then_redelivery(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -148,9 +154,7 @@ def test_crash_at_every_call_of_summarize_then_redelivery(aws_env: None, monkeyp
 
 def test_crash_at_every_call_of_consolidate_then_redelivery(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     atomic_moto_puts()
-    monkeypatch.setenv(config.COMPACT_AFTER_DAYS, "1")  # every changed day compacts its month part
     injected = []
-    compacted = 0
     for fail_at in itertools.count(1):
         with monkeypatch.context() as patch, fresh_world(patch) as (s3, url, injector):
             summarize_all()
@@ -163,14 +167,13 @@ def test_crash_at_every_call_of_consolidate_then_redelivery(aws_env: None, monke
             assert consolidate_all(messages + messages) == {"batchItemFailures": []}, fail_at
             assert stats(s3) == EXPECTED, (fail_at, injector.failed)
             assert exported() == EXPORTED, (fail_at, injector.failed)
-            compacted += "Contents" in s3.list_objects_v2(Bucket="data", Prefix=layout.MONTHS_PREFIX)
+            assert "Contents" not in s3.list_objects_v2(Bucket="data", Prefix=layout.PENDING_PREFIX), fail_at
             states = [
                 json.loads(s3.get_object(Bucket="data", Key=layout.status_key(k))["Body"].read())["state"]
                 for k in FILES
             ]
             assert states == ["consolidated", "consolidated"], fail_at
-    assert {"GetObject", "PutObject", "HeadObject"} <= set(injected)
-    assert compacted > 0  # month parts were written, and exported() read them
+    assert {"GetObject", "PutObject", "HeadObject", "ListObjectsV2", "DeleteObjects", "SendMessage"} <= set(injected)
 
 
 def network_error(message: str) -> BaseException:
@@ -242,7 +245,7 @@ def test_a_refusal_or_a_failure_without_time_to_retry_fails_the_batch_at_once(
     with fresh_world(monkeypatch, error) as (s3, url, injector):
         summarize_all()
         messages = drain(url)
-        first = injector.run(3, lambda: consolidate.handler(sqs_event(*messages), context))
+        first = injector.run(3, lambda: consolidate.handler(sqs_event(*messages, TICK), context))
         assert first["batchItemFailures"] and injector.failed
         assert not [record for record in caplog.records if "trying again" in record.getMessage()]
         assert consolidate_all(messages) == {"batchItemFailures": []}  # the redelivery
@@ -270,5 +273,5 @@ def test_conditional_write_conflicts_are_retried_like_lost_races(
         lambda_store("data").s3.meta.events.register("before-parameter-build.s3.PutObject", conflict_once_per_key)
         summarize_all()
         assert consolidate_all(drain(url)) == {"batchItemFailures": []}
-        assert layout.TRAFFIC_STATS_KEY in conflicts and len(conflicts) > 3
+        assert layout.TICK_KEY in conflicts and any(k.startswith(layout.SHARDS_PREFIX) for k in conflicts)
         assert stats(s3) == EXPECTED

@@ -8,9 +8,10 @@ from typing import Any
 import boto3
 
 from core import layout
-from core.consolidated import pair_name, part_of
+from core.consolidated import pair_name, shard_of
 from core.status import FileStatus
 from handlers import consolidate, summarize
+from storage.consolidated import State
 from storage.store import lambda_store
 from tests.handlers.conftest import FakeContext, s3_notification, sqs_event
 
@@ -22,6 +23,11 @@ def consolidate_messages() -> list[dict[str, Any]]:
     url = sqs.get_queue_url(QueueName="consolidate")["QueueUrl"]
     messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
     return [json.loads(m["Body"]) for m in messages]
+
+
+def tick() -> None:
+    """The delayed tick the consolidator scheduled, delivered now: fold every shard, write traffic_stats.csv."""
+    assert consolidate.handler(sqs_event({"tick": 0}), FakeContext()) == {"batchItemFailures": []}
 
 
 def status_of(s3: Any, key: str) -> FileStatus:
@@ -38,6 +44,7 @@ def test_summarize_then_consolidate_happy_path_with_an_encoded_key(bucket: Any) 
     messages = consolidate_messages()
     assert messages == [{"key": key}]
     assert consolidate.handler(sqs_event(*messages), FakeContext()) == {"batchItemFailures": []}
+    tick()
     stats = bucket.get_object(Bucket="data", Key=layout.TRAFFIC_STATS_KEY)["Body"].read().decode()
     assert stats.splitlines()[1] == "10.0.0.1,8.8.8.8,1,100.0,0.0,3.0,0.0"
     assert status_of(bucket, key).state == "consolidated"
@@ -73,6 +80,8 @@ def test_duplicate_deliveries_change_nothing(bucket: Any) -> None:
     messages = consolidate_messages()
     consolidate.handler(sqs_event(*messages, *messages), FakeContext())
     consolidate.handler(sqs_event(*messages), FakeContext())
+    tick()
+    tick()
     stats = bucket.get_object(Bucket="data", Key=layout.TRAFFIC_STATS_KEY)["Body"].read().decode()
     assert stats.splitlines()[1:] == ["10.0.0.1,8.8.8.8,1,100.0,0.0,3.0,0.0"]
 
@@ -83,6 +92,7 @@ def test_reupload_under_the_same_name_replaces_the_contribution(bucket: Any) -> 
         bucket.put_object(Bucket="data", Key=key, Body=body)
         summarize.handler(sqs_event(s3_notification(key)), FakeContext())
         consolidate.handler(sqs_event(*consolidate_messages()), FakeContext())
+    tick()
     stats = bucket.get_object(Bucket="data", Key=layout.TRAFFIC_STATS_KEY)["Body"].read().decode()
     assert stats.splitlines()[1:] == ["10.0.0.1,8.8.8.8,1,40.0,0.0,1.0,0.0"]
     keys = [o["Key"] for o in bucket.list_objects_v2(Bucket="data", Prefix=layout.SUMMARIES_PREFIX)["Contents"]]
@@ -100,7 +110,7 @@ def test_one_structured_log_record_per_file(bucket: Any, caplog: Any) -> None:
     assert fields["pairs"] == 1 and fields["days"] == 1 and fields["seconds"] >= 0
 
 
-def test_an_export_reads_the_month_part_and_only_the_days_changed_since_its_compaction(bucket: Any) -> None:
+def test_an_export_reads_one_block_of_each_table_of_the_pairs_days(bucket: Any) -> None:
     def upload(day: int, duration: int) -> None:
         key = f"raw/b/day-{day:02d}.csv"
         when = f"{day:02d}/12/2022 10:00:00 AM"
@@ -111,32 +121,23 @@ def test_an_export_reads_the_month_part_and_only_the_days_changed_since_its_comp
 
     for day in range(1, 15):
         upload(day, 100 * day)
-    upload(3, 7)  # a re-upload: the month part's copy of day 3 is now older than its day part
+    tick()
+    upload(3, 7)  # a re-upload, pending until the next fold: the export adds its delta
+    upload(20, 9)
+    read: list[tuple[str, str]] = []
     store = lambda_store("data")
-    read: list[str] = []
-    store.s3.meta.events.register("before-parameter-build.s3.GetObject", lambda params, **_: read.append(params["Key"]))
-    days = store.pair_days("10.0.0.1", "8.8.8.8")
-    expected = {f"2022-12-{day:02d}": 100 * day for day in range(1, 15)} | {"2022-12-03": 7}
+    store.s3.meta.events.register(
+        "provide-client-params.s3.GetObject", lambda params, **_: read.append((params["Key"], params.get("Range", "")))
+    )
+    days = State(store).pair_days("10.0.0.1", "8.8.8.8")
+    expected = {f"2022-12-{day:02d}": 100 * day for day in range(1, 15)} | {"2022-12-03": 7, "2022-12-20": 9}
     assert {date: counts.duration for date, counts in (days or {}).items()} == expected
-    part = part_of(pair_name("10.0.0.1", "8.8.8.8"))
-    # Compacted after days 6 and 12 (COMPACT_AFTER_DAYS): days 13, 14 and the re-uploaded 3 are read
-    # from their day parts, the other eleven from the month part.
-    assert read == [layout.stats_part_key(part), layout.month_part_key("2022-12", part)] + [
-        layout.day_part_key(date, part) for date in ("2022-12-03", "2022-12-13", "2022-12-14")
-    ]
-
-
-def test_an_export_reads_only_the_days_of_the_span_that_hold_data(bucket: Any) -> None:
-    for day in ("01", "20"):
-        key = f"raw/b/{day}.csv"
-        bucket.put_object(Bucket="data", Key=key, Body=GOOD.replace(b"01/12/2022", f"{day}/12/2022".encode()))
-        summarize.handler(sqs_event(s3_notification(key)), FakeContext())
-    assert consolidate.handler(sqs_event(*consolidate_messages()), FakeContext()) == {"batchItemFailures": []}
-    store = lambda_store("data")
-    read: list[str] = []
-    store.s3.meta.events.register("before-parameter-build.s3.GetObject", lambda params, **_: read.append(params["Key"]))
-    assert set(store.pair_days("10.0.0.1", "8.8.8.8") or {}) == {"2022-12-01", "2022-12-20"}
-    part = part_of(pair_name("10.0.0.1", "8.8.8.8"))
-    assert read == [layout.stats_part_key(part), layout.month_part_key("2022-12", part)] + [
-        layout.day_part_key(date, part) for date in ("2022-12-01", "2022-12-20")
-    ]
+    shard = shard_of(pair_name("10.0.0.1", "8.8.8.8"))
+    tables = [key for key, _ in read if not key.startswith(layout.PENDING_PREFIX)]
+    assert all(ranged for key, ranged in read if key in tables), "tables are read in ranges"
+    day_tables = {layout.day_table_key(shard, f"2022-12-{day:02d}") for day in [*range(1, 15), 20]}
+    assert sorted(set(tables)) == sorted({layout.stats_table_key(shard)} | day_tables)
+    assert len(tables) <= 2 * (1 + len(day_tables))  # a header and a block of each (day 20 may be pending only)
+    assert {key for key, _ in read if key.startswith(layout.PENDING_PREFIX)} <= {
+        key for key in store.keys(layout.pending_prefix(shard))
+    }

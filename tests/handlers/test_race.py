@@ -55,6 +55,7 @@ def test_a_held_commit_leaves_no_phantom_rows(bucket: Any, monkeypatch: pytest.M
     bucket.put_object(Bucket="data", Key=KEY, Body=VERSIONS[2])
     assert summarize.handler(sqs_event(s3_notification(KEY)), FakeContext()) == {"batchItemFailures": []}
     assert consolidate.handler(sqs_event(*drain(url)), FakeContext()) == {"batchItemFailures": []}
+    assert consolidate.handler(sqs_event({"tick": 0}), FakeContext()) == {"batchItemFailures": []}
 
     stats = bucket.get_object(Bucket="data", Key=layout.TRAFFIC_STATS_KEY)["Body"].read().decode().splitlines()
     assert stats[1:] == ["10.3.0.1,9.9.9.9,1,300.0,0.0,3.0,0.0"]

@@ -1,0 +1,380 @@
+"""The consolidated state's protocol: apply a file, fold a shard, rebuild traffic_stats.csv, read a pair
+or a day. Used by the consolidate handler, `clients.export`, `clients.anomalies` and `clients.rebuild`.
+The objects and the pure arithmetic are in core.consolidated; README, "The consolidated state", is the
+one description of the protocol.
+
+1. **Apply** (per file, cost of the file): the file's ledger is advanced to the published generation
+   with a compare-and-swap that keeps the previous rows (the commit point); the transition's delta of
+   each shard it changes is written (its key names the transition, its content is determined by the
+   ledger, so writing it again is harmless); then the ledger forgets the previous rows. A retry finds
+   `previous` set and writes the deltas again before anything else.
+2. **Fold** (per shard, amortised): list the shard's pending deltas, read the stats table, fold the
+   deltas it has not folded into each day table they touch (each day table records the deltas it
+   holds, so a repeated fold adds nothing twice), then write the stats table with the deltas recorded
+   (compare-and-swap on the version read: a concurrent fold makes this one start again), then delete
+   the delta objects. A transition folds the shards its hash picks (about one in FOLD_ONE_IN), and a
+   scheduled tick folds every shard.
+3. **Tick** (debounced): after applying files, the consolidator schedules one delayed "tick" message
+   on its own queue unless one is due; the tick folds every shard and rebuilds traffic_stats.csv from
+   the stats tables, one shard at a time, merged in order through temporary files.
+4. **Read**: a pair is read from its shard's stats table (one block), its day tables (one block each)
+   and the shard's pending deltas those tables have not folded; a day from every shard's tables and
+   pending deltas, folded in memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import heapq
+import io
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from core import layout
+from core.consolidated import (
+    HEADER_BYTES,
+    SHARDS,
+    Conflict,
+    Delta,
+    FileLedger,
+    SourceRow,
+    Sums,
+    Table,
+    batch_of,
+    block_span,
+    dates_of,
+    day_value,
+    entry_in,
+    fold,
+    fold_day,
+    fold_stats,
+    folds_shard,
+    forget,
+    header_size,
+    pair_name,
+    pair_of,
+    pending_days,
+    read_header,
+    shard_of,
+    stats_of_sums,
+)
+from core.counts import Counts
+from core.stats import STATS_HEADER, Days, Pair
+from core.status import FileStatus
+from core.summary import read_summary
+from storage.store import Blob, Contention, Store, backoff
+
+PARALLEL_REQUESTS = 16
+FOLD_ATTEMPTS = 6
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class NotVisibleYet(Exception):
+    """An object the protocol says exists answered 404: S3 can do that for a while after versioning
+    is first enabled on a bucket. The record fails and is retried (then the DLQ), never skipped."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """A file's published generation as read from summaries/: its rows for every day it touches
+    (an empty list for a day an earlier generation covered and this one does not)."""
+
+    status: FileStatus
+    rows: dict[str, list[SourceRow]]
+
+
+def read_generation(store: Store, status: FileStatus) -> Source | None:
+    """The summaries of the status's generation, or None if any of them has moved on to a newer one.
+    A summary missing while the status still says it is published is not visible yet: NotVisibleYet."""
+    rows: dict[str, list[SourceRow]] = {date: [] for date in status.stale_dates}
+    for date in status.dates:
+        found = store.get(layout.summary_key(date, status.source))
+        if found is None:
+            now = store.load_status(status.key)
+            if now is not None and now.generation == status.generation and now.published:
+                raise NotVisibleYet(f"{status.key}: summary of {date} (generation {status.generation}) answered 404")
+            return None
+        if found.metadata.get(layout.GENERATION) != str(status.generation):
+            return None
+        totals = read_summary(found.body.decode().splitlines())
+        rows[date] = [[key.src, key.dst, *counts] for key, counts in sorted(totals.items())]
+    return Source(status, rows)
+
+
+def parallel(function: Callable[[T], R], items: Iterable[T]) -> list[R]:
+    with ThreadPoolExecutor(PARALLEL_REQUESTS) as pool:
+        return list(pool.map(function, items))
+
+
+class State:
+    """The consolidated state of one bucket."""
+
+    def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.clock = clock
+
+    # 1. Apply ------------------------------------------------------------------------------------
+
+    def apply(self, source: str, generation: int, rows: Mapping[str, Sequence[SourceRow]]) -> set[int]:
+        """Make `rows` (day -> rows; an empty day removes the file from it) the file's contribution at
+        `generation`, unless the ledger has that generation or a newer one. Returns the shards whose
+        fold this transition picked."""
+        key = layout.file_ledger_key(source)
+        picked: set[int] = set()
+        for _ in range(2 * FOLD_ATTEMPTS):
+            current = self.store.get(key)
+            ledger = FileLedger.loads(current.body) if current is not None else FileLedger()
+            if ledger.previous is not None:
+                picked |= self._write_deltas(source, ledger)
+                continue
+            if ledger.generation >= generation:
+                return picked
+            ledger.advance(generation, rows)
+            self.store.put_if(key, Blob(ledger.dumps()), current.etag if current is not None else None)
+        raise Contention(f"{key}: could not apply generation {generation}")
+
+    def _write_deltas(self, source: str, ledger: FileLedger) -> set[int]:
+        """Write the committed transition's deltas, then let the ledger forget the previous rows."""
+        deltas = ledger.pending_deltas(source)
+        parallel(lambda item: self.store.put(layout.delta_key(item[0], item[1].id), item[1].dumps()), deltas.items())
+        generation, before = ledger.generation, ledger.previous["generation"] if ledger.previous else 0
+
+        def written(current: Blob | None) -> Blob | None:
+            if current is None:
+                return None
+            state = FileLedger.loads(current.body)
+            if state.previous is None or state.generation != generation or state.previous["generation"] != before:
+                return None
+            state.previous = None
+            return Blob(state.dumps())
+
+        self.store.update(layout.file_ledger_key(source), written)
+        return {shard for shard, delta in deltas.items() if folds_shard(delta.id, shard)}
+
+    # 2. Fold -------------------------------------------------------------------------------------
+
+    def pending(self, shard: int) -> list[str]:
+        """The keys of the shard's pending delta objects."""
+        return list(self.store.keys(layout.pending_prefix(shard)))
+
+    def _deltas(self, keys: Sequence[str]) -> list[Delta]:
+        """The deltas still there (a concurrent fold may have deleted some since they were listed)."""
+        return [Delta.loads(blob.body) for blob in parallel(self.store.get, keys) if blob is not None]
+
+    def fold(self, shard: int) -> int:
+        """Fold the shard's pending deltas into its tables; returns how many were folded."""
+        for attempt in range(FOLD_ATTEMPTS):
+            try:
+                folded = self._fold_once(shard)
+            except Conflict:
+                folded = None
+            if folded is not None:
+                return folded
+            self.store.sleep(backoff(attempt + 3))
+        raise Contention(f"shard {shard}: {FOLD_ATTEMPTS} folds in a row lost to concurrent folds")
+
+    def _fold_once(self, shard: int) -> int | None:
+        keys = self.pending(shard)
+        if not keys:
+            return 0
+        listed = [layout.delta_id_of(key) for key in keys]
+        stats_key = layout.stats_table_key(shard)
+        found = self.store.get(stats_key)
+        stats = Table.loads(found.body) if found is not None else Table()
+        known = set(stats.folded)
+        unread = [key for key, identity in zip(keys, listed, strict=True) if identity not in known]
+        batch = batch_of(stats, self._deltas(unread))
+        if len(batch) != len(unread):
+            return None  # a concurrent fold deleted some of them: start again
+        now = self.clock()
+        for date in dates_of(batch):
+            changes: dict[str, list[int]] = {}
+
+            def folded(current: Blob | None, date: str = date, changes: dict[str, list[int]] = changes) -> Blob:
+                table = Table.loads(current.body) if current is not None else Table()
+                changes.clear()
+                changes.update(fold_day(table, date, batch, known, now))
+                forget(table, listed, now)
+                return Blob(table.dumps())
+
+            self.store.update(layout.day_table_key(shard, date), folded)
+            fold_stats(stats, date, changes)
+        for delta in batch:
+            stats.folded[delta.id] = now
+        forget(stats, listed, now)
+        if self.store.put_if(stats_key, Blob(stats.dumps()), found.etag if found is not None else None) is None:
+            return None
+        self.store.delete_keys(keys)
+        return len(batch)
+
+    def fold_all(self) -> int:
+        return sum(parallel(self.fold, range(SHARDS)))
+
+    # 3. Tick -------------------------------------------------------------------------------------
+
+    def schedule_tick(self, send: Callable[[dict[str, Any], int], None], delay: int) -> bool:
+        """Schedule one tick `delay` seconds from now, unless one is due already (debounced with a
+        compare-and-swap on consolidated/tick.json). A tick lost after this write is made up for by
+        the first consolidation after its due time; a tick delivered twice only folds nothing."""
+        now = self.clock()
+        due = now + delay
+
+        def scheduled(current: Blob | None) -> Blob | None:
+            if current is not None and json.loads(current.body)["due"] > now:
+                return None
+            return Blob(json.dumps({"due": due}).encode())
+
+        if self.store.update(layout.TICK_KEY, scheduled) is None:
+            return False
+        send({"tick": due}, min(delay, 900))
+        return True
+
+    def tick(self) -> int:
+        """Fold every shard, then rebuild traffic_stats.csv; returns the number of pairs written."""
+        self.fold_all()
+        return self.rebuild_traffic_stats()
+
+    def rebuild_traffic_stats(self) -> int:
+        """traffic_stats.csv from the stats tables, one shard in memory at a time: each shard's rows are
+        sorted into a temporary file, the files merged in (SrcIP, DstIP) order into the upload (a
+        managed, multipart transfer). Skipped when the stats tables are those of the last rebuild."""
+        heads = parallel(self.store.head, [layout.stats_table_key(shard) for shard in range(SHARDS)])
+        version = ",".join(head.etag if head is not None else "-" for head in heads)
+        current = self.store.head(layout.TRAFFIC_STATS_KEY)
+        if current is not None and current.metadata.get("tables") == version:
+            return -1
+        pairs = 0
+        with tempfile.TemporaryDirectory() as folder:
+            paths = []
+            for shard in range(SHARDS):
+                path = os.path.join(folder, f"{shard:02d}.csv")
+                paths.append(path)
+                found = self.store.get(layout.stats_table_key(shard))
+                rows = sorted(
+                    (*pair_of(name), *stats_of_sums(sums).cells())
+                    for name, sums in (Table.loads(found.body).entries.items() if found else ())
+                )
+                pairs += len(rows)
+                with open(path, "w", newline="") as out:
+                    csv.writer(out, lineterminator="\n").writerows(rows)
+            merged = os.path.join(folder, "traffic_stats.csv")
+            with open(merged, "w", newline="") as out, contextlib.ExitStack() as files:
+                out.write(",".join(STATS_HEADER) + "\n")
+                streams = [csv.reader(files.enter_context(open(path, newline=""))) for path in paths]
+                csv.writer(out, lineterminator="\n").writerows(heapq.merge(*streams, key=_pair_key))
+            self.store.upload_file(merged, layout.TRAFFIC_STATS_KEY, {"tables": version})
+        return pairs
+
+    # 4. Read -------------------------------------------------------------------------------------
+
+    def _table_entry(self, key: str, name: str) -> tuple[Any, Table] | None:
+        """One pair's value in a table (None if the table does not hold it) and the table's header (as
+        a Table without entries); None if the table does not exist. Two ranged GETs."""
+        head = self.store.get_range(key, 0, HEADER_BYTES)
+        if head is None:
+            return None
+        size = header_size(head)
+        if size > len(head):
+            head = self.store.get_range(key, 0, size) or head
+        header, size = read_header(head)
+        start, end = block_span(header, size, name)
+        block = self.store.get_range(key, start, end) if end > start else b""
+        return entry_in(block or b"", name), Table({}, header["folded"])
+
+    def pair_days(self, src: str, dst: str) -> Days | None:
+        """A pair's daily totals, exact: its days from the shard's day tables (one block each) plus the
+        shard's pending deltas they do not hold. Reads: the shard's pending deltas, one block of its
+        stats table (the pair's first and last day), the listing of its day tables, and one block of
+        each day table of the pair's span: proportional to the pair's days, not the population."""
+        name = pair_name(src, dst)
+        shard = shard_of(name)
+        pending = self._deltas(self.pending(shard))
+        found = self._table_entry(layout.stats_table_key(shard), name)
+        sums: Sums | None = found[0] if found is not None else None
+        dates = pending_days(name, pending)
+        if sums is not None:
+            first, last = sums[5], sums[6]
+            for key in self.store.keys(layout.day_tables_prefix(shard)):
+                date = layout.date_of_day_table(key)
+                if first <= date <= last:
+                    dates.add(date)
+        if not dates:
+            return None
+        ordered = sorted(dates)
+        entries = parallel(lambda date: self._table_entry(layout.day_table_key(shard, date), name), ordered)
+        days: Days = {}
+        for date, entry in zip(ordered, entries, strict=True):
+            table = None
+            if entry is not None:
+                value, table = entry
+                if value is not None:
+                    table.entries[name] = value
+            total = day_value(table, name, date, pending)
+            if total is not None:
+                days[date] = Counts(*total)
+        return days or None
+
+    def shard_view(self, shard: int, dates: Iterable[str]) -> tuple[Table, dict[str, Table]]:
+        """The shard's stats table and the day tables of `dates` with its pending deltas folded in
+        memory (nothing is written): exact, like a fold that would run now."""
+        for attempt in range(FOLD_ATTEMPTS):
+            pending = self._deltas(self.pending(shard))
+            found = self.store.get(layout.stats_table_key(shard))
+            stats = Table.loads(found.body) if found is not None else Table()
+            wanted = sorted(set(dates) | set(dates_of(batch_of(stats, pending))))
+            blobs = parallel(lambda date: self.store.get(layout.day_table_key(shard, date)), wanted)
+            days = {date: Table.loads(b.body) if b else Table() for date, b in zip(wanted, blobs, strict=True)}
+            try:
+                fold(stats, days, pending, self.clock())
+            except Conflict:
+                self.store.sleep(backoff(attempt + 3))
+                continue
+            return stats, days
+        raise Contention(f"shard {shard}: kept changing while being read")
+
+    def day_view(self, date: str) -> Iterator[tuple[Pair, Counts, Sums]]:
+        """Every pair with a total on `date`: that total and the pair's sums over all its days (that day
+        included), exact. Reads every shard's stats table and day table of `date` plus its pending
+        deltas (and the day tables those touch), one shard at a time: proportional to the population
+        (the stats) plus the day's pairs."""
+        for shard in range(SHARDS):
+            stats, days = self.shard_view(shard, [date])
+            for name, value in sorted(days[date].entries.items()):
+                yield pair_of(name), Counts(*value), stats.entries[name]
+
+    def latest_date(self) -> str | None:
+        """The latest day with data: of a day table, or added by a pending delta."""
+        dates: list[str] = []
+        for shard in range(SHARDS):
+            dates += [layout.date_of_day_table(key) for key in self.store.keys(layout.day_tables_prefix(shard))]
+            for delta in self._deltas(self.pending(shard)):
+                dates += [date for date, pairs in delta.days.items() if any(c[2] > 0 for c in pairs.values())]
+        return max(dates, default=None)
+
+
+def _pair_key(row: Iterable[Any]) -> tuple[str, str]:
+    src, dst, *_ = row
+    return src, dst
+
+
+def traffic_stats_text(state: State) -> str:
+    """traffic_stats.csv as it is in the bucket (for tests and small stacks)."""
+    found = state.store.get(layout.TRAFFIC_STATS_KEY)
+    return found.body.decode() if found is not None else ""
+
+
+def expected_stats_text(pairs: Mapping[Pair, Days]) -> str:
+    """traffic_stats.csv of these pairs' days, computed directly (tests and benchmarks compare with it)."""
+    from core.stats import pair_stats, write_traffic_stats
+
+    out = io.StringIO()
+    write_traffic_stats(out, {pair: pair_stats(days) for pair, days in pairs.items() if days})
+    return out.getvalue()

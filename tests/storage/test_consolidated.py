@@ -1,0 +1,211 @@
+"""The consolidated state's protocol on moto: any sequence of applies (re-uploads, late and repeated
+generations) and folds, with a crash at any AWS call and concurrent folds, reads exactly what a
+direct computation from each file's last generation gives: exports, day views, traffic_stats.csv."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from moto import mock_aws
+
+from core import layout
+from core.consolidated import SHARDS, Table, pair_name, shard_of
+from core.counts import Counts
+from core.stats import Days, Pair
+from storage.consolidated import State, expected_stats_text, traffic_stats_text
+from storage.store import RETRIES, Store
+
+PAIRS = [("10.0.0.1", "8.8.8.8"), ("10.0.0.2", "1.1.1.1"), ("fe80::1", "10.0.0.9"), ("10.0.0.3", "10.0.0.4")]
+DAYS = ["2024-01-01", "2024-01-02", "2024-02-01"]
+rows = st.lists(
+    st.tuples(st.sampled_from(DAYS), st.sampled_from(PAIRS), st.integers(0, 10**12), st.integers(0, 10**6)),
+    max_size=5,
+)
+# (file number, rows, crash at call k of the apply (0: none), fold: None or (shard or -1 for all, crash at))
+steps = st.lists(
+    st.tuples(
+        st.integers(0, 2),
+        rows,
+        st.integers(0, 12),
+        st.none() | st.tuples(st.integers(-1, SHARDS - 1), st.integers(0, 20)),
+    ),
+    min_size=1,
+    max_size=7,
+)
+
+
+class Crash(BaseException):
+    """A process killed between two AWS calls: nothing in the code under test runs after it."""
+
+
+@pytest.fixture
+def store(aws_env: None) -> Iterator[Store]:
+    with mock_aws():
+        yield _new_store()
+
+
+def _new_store() -> Store:
+    s3 = boto3.client("s3", config=RETRIES)
+    s3.create_bucket(Bucket="data")
+    s3.put_bucket_versioning(Bucket="data", VersioningConfiguration={"Status": "Enabled"})
+    store = Store("data", s3)
+    store.sleep = lambda _: None
+    return store
+
+
+class CrashAt:
+    """Raise Crash at the k-th AWS call made through the store's client (0: never)."""
+
+    def __init__(self, store: Store) -> None:
+        self.countdown = 0
+        store.s3.meta.events.register("before-call.s3.*", self._call)
+
+    def _call(self, **_: Any) -> None:
+        if self.countdown:
+            self.countdown -= 1
+            if self.countdown == 0:
+                raise Crash()
+
+    def run(self, at: int, action: Any) -> None:
+        """Run `action` crashing at call `at`; then run it again (the redelivery) to the end."""
+        self.countdown = at
+        with contextlib.suppress(Crash):
+            action()
+        self.countdown = 0
+        action()
+
+
+def _as_rows(contribution: list[Any]) -> dict[str, list[list[Any]]]:
+    by_day: dict[str, list[list[Any]]] = {}
+    for date, (src, dst), duration, packets in contribution:
+        by_day.setdefault(date, []).append([src, dst, duration, packets, 1])
+    return by_day
+
+
+def expected(files: dict[str, dict[str, list[list[Any]]]]) -> dict[Pair, Days]:
+    pairs: dict[Pair, Days] = {}
+    for by_day in files.values():
+        for date, day in by_day.items():
+            for src, dst, duration, packets, flows in day:
+                days = pairs.setdefault((src, dst), {})
+                days[date] = days.get(date, Counts()) + Counts(duration, packets, flows)
+    return pairs
+
+
+def check_reads(state: State, files: dict[str, dict[str, list[list[Any]]]], *, days: bool = True) -> None:
+    want = expected(files)
+    for pair in PAIRS:
+        assert state.pair_days(*pair) == (want.get(pair) or None), pair
+    for date in DAYS if days else ():
+        seen = {pair: (total, sums[:5]) for pair, total, sums in state.day_view(date)}
+        direct = {}
+        for pair, days in want.items():
+            if date in days:
+                durations = [c.duration for c in days.values()]
+                packets = [c.packets for c in days.values()]
+                sums = [len(days), sum(durations), sum(d * d for d in durations), sum(packets)]
+                direct[pair] = (days[date], [*sums, sum(p * p for p in packets)])
+        assert seen == direct, date
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps)
+def test_applies_and_folds_with_crashes_read_exactly(store: Store, history: list[Any]) -> None:
+    for key in list(store.keys(layout.CONSOLIDATED_PREFIX)):
+        store.delete(key)
+    state = State(store)
+    crash = CrashAt(store)
+    files: dict[str, dict[str, list[list[Any]]]] = {}
+    generations: dict[str, int] = {}
+    for number, contribution, crash_apply, folding in history:
+        source = f"file{number}"
+        generation = generations[source] = generations.get(source, 0) + 1
+        by_day = _as_rows(contribution)
+        # a re-upload that no longer covers a day removes the file from it (the status's stale dates)
+        stale = {date: [] for date in files.get(source, {}) if date not in by_day}
+        crash.run(crash_apply, functools.partial(state.apply, source, generation, {**stale, **by_day}))
+        state.apply(source, generation - 1, {})  # a late, older generation changes nothing
+        files[source] = by_day
+        if folding is not None:
+            shard, crash_fold = folding
+            crash.run(crash_fold, state.fold_all if shard < 0 else functools.partial(state.fold, shard))
+        check_reads(state, files, days=False)
+    check_reads(state, files)
+    state.tick()
+    assert traffic_stats_text(state) == expected_stats_text(expected(files))
+    assert not list(store.keys(layout.PENDING_PREFIX))
+    check_reads(state, files)
+
+
+def test_concurrent_applies_and_folds_converge(store: Store) -> None:
+    state = State(store)
+    files = {
+        f"file{n}": {DAYS[n % 3]: [[*PAIRS[(n + k) % 4], 1000 * n + k, n + k, 1] for k in range(3)]} for n in range(24)
+    }
+    errors: list[BaseException] = []
+
+    def work(names: list[str]) -> None:
+        try:
+            for name in names:
+                state.apply(name, 1, files[name])
+                state.fold(shard_of(pair_name(*PAIRS[int(name[4:]) % 4])))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    names = sorted(files)
+    threads = [threading.Thread(target=work, args=(names[n::4],)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    check_reads(state, files)
+    state.tick()
+    assert traffic_stats_text(state) == expected_stats_text(expected(files))
+
+
+def test_an_export_reads_blocks_not_tables(store: Store) -> None:
+    """With many pairs in a shard, one pair's export reads a header and one block of each table."""
+    state = State(store)
+    many = {
+        f"f{n}": {"2024-03-01": [[f"10.{n}.{k // 250}.{k % 250}", "8.8.8.8", k, 1, 1] for k in range(2000)]}
+        for n in range(3)
+    }
+    for name, by_day in many.items():
+        state.apply(name, 1, by_day)
+    state.fold_all()
+    ranges: list[str] = []
+    store.s3.meta.events.register(
+        "provide-client-params.s3.GetObject", lambda params, **_: ranges.append(params.get("Range", ""))
+    )
+    days = state.pair_days("10.0.0.7", "8.8.8.8")
+    assert days == {"2024-03-01": Counts(7, 1, 1)}
+    assert ranges and all(ranges), "every GET of a table is ranged"
+    table = store.get(layout.day_table_key(shard_of("10.0.0.7,8.8.8.8"), "2024-03-01"))
+    assert table is not None and len(Table.loads(table.body).entries) > 300
+
+
+def test_a_late_rewrite_of_a_folded_delta_is_not_folded_twice(store: Store) -> None:
+    """An invocation that wrote a transition's deltas again after the fold deleted them (it read the
+    ledger before the fold): the stats table remembers the delta, so the next fold only deletes it."""
+    state = State(store)
+    by_day = {"2024-01-01": [[*PAIRS[0], 5, 2, 1]]}
+    state.apply("file0", 1, by_day)
+    state.fold_all()
+    shard = shard_of(pair_name(*PAIRS[0]))
+    from core.consolidated import deltas_of
+
+    delta = deltas_of("file0", 0, {}, 1, by_day)[shard]
+    store.put(layout.delta_key(shard, delta.id), delta.dumps())
+    assert state.pair_days(*PAIRS[0]) == {"2024-01-01": Counts(5, 2, 1)}
+    assert state.fold(shard) == 0
+    assert not list(store.keys(layout.pending_prefix(shard)))
+    assert state.pair_days(*PAIRS[0]) == {"2024-01-01": Counts(5, 2, 1)}
