@@ -26,7 +26,8 @@ from infra import policy
 
 ATHENA_RESULTS_PREFIX: Final = "athena-results/"
 NOT_CALLED_BY_CLIENTS: Final = frozenset(
-    {"RedriveDeadLetters", "RedriveToSources", "Athena", "GlueTable", "AthenaTableData", "AthenaResults", "AthenaBucket"}
+    {"RedriveDeadLetters", "RedriveToSources", "Athena", "GlueTable", "AthenaTableData", "AthenaResults"}
+    | {"AthenaBucket"}
 )
 ATHENA_ACTIONS: Final = (
     "athena:StartQueryExecution",
@@ -167,9 +168,7 @@ class PeoplePolicies(pulumi.ComponentResource):
             }
         )
 
-    def _policy(
-        self, name: str, description: str, statements: pulumi.Output[list[policy.Statement]]
-    ) -> aws.iam.Policy:
+    def _policy(self, name: str, description: str, statements: pulumi.Output[list[policy.Statement]]) -> aws.iam.Policy:
         return aws.iam.Policy(
             name,
             description=description,
