@@ -57,6 +57,7 @@ def operator_statements(
         policy.objects(bucket, ["s3:GetObject"], [STATUS_PREFIX, SUMMARIES_PREFIX]),
         policy.objects(bucket, ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], [CONSOLIDATED_PREFIX]),
         policy.see_missing_objects(bucket),
+        # The DLQs' depths (clients.status); a redrive reads their attributes too.
         policy.allow(["sqs:GetQueueAttributes"], dead_letter_queues),
         policy.named(
             "RedriveDeadLetters",
@@ -67,7 +68,6 @@ def operator_statements(
                     "sqs:CancelMessageMoveTask",
                     "sqs:ReceiveMessage",
                     "sqs:DeleteMessage",
-                    "sqs:GetQueueAttributes",
                 ],
                 dead_letter_queues,
             ),
