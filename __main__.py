@@ -10,13 +10,25 @@ import pulumi_aws as aws
 from core.layout import CONSOLIDATED_PREFIX, RAW_PREFIX, REJECTED_PREFIX, STATUS_PREFIX, SUMMARIES_PREFIX
 from handlers import config as env
 from infra import policy
-from infra.alarms import failed_records_alarm
+from infra.alarms import failed_records_alarm, stack_namespace
 from infra.analytics import SummariesTable
-from infra.archives import function_archive, layer_archive
+from infra.archives import function_archive, layer_archive, sdk_layer_archive
+from infra.names import layer_name
+from infra.people import ATHENA_RESULTS_PREFIX, PeopleArgs, PeoplePolicies
 from infra.queues import QueueArgs, QueueWithDlq
 from infra.settings import VISIBILITY_PER_TIMEOUT, batching_window, load
 from infra.storage import DataBucket, DataBucketArgs
 from infra.worker import RUNTIME, Worker, WorkerArgs
+
+CONTENT_PREFIX = "content/"
+"""Content-identity records (summarize, IfNoneMatch): core.layout's constant once that change lands."""
+EARLIEST_DATE, LATEST_DATE, MAX_DATES_PER_FILE, STATS_REBUILD_SECONDS = (
+    "EARLIEST_DATE",
+    "LATEST_DATE",
+    "MAX_DATES_PER_FILE",
+    "STATS_REBUILD_SECONDS",
+)
+"""handlers.config's names once that change lands."""
 
 settings = load(pulumi.Config())
 region = aws.get_region().region
@@ -32,9 +44,15 @@ if settings.alarm_email:
 data = DataBucket(
     "iot-data",
     DataBucketArgs(
-        raw_noncurrent_days=settings.raw_noncurrent_days,
-        rewritten_prefixes=[STATUS_PREFIX, SUMMARIES_PREFIX, CONSOLIDATED_PREFIX],
-        state_noncurrent_days=settings.state_noncurrent_days,
+        noncurrent_days={
+            RAW_PREFIX: settings.raw_noncurrent_days,
+            REJECTED_PREFIX: settings.raw_noncurrent_days,
+            **dict.fromkeys(
+                [STATUS_PREFIX, SUMMARIES_PREFIX, CONSOLIDATED_PREFIX, CONTENT_PREFIX], settings.state_noncurrent_days
+            ),
+        },
+        scratch_prefix=ATHENA_RESULTS_PREFIX,
+        scratch_days=settings.state_noncurrent_days * 7,
         force_destroy=settings.force_destroy,
     ),
 )
@@ -78,11 +96,20 @@ data.notify_raw_uploads(ingest.queue.arn, depends_on=[ingest_policy])
 
 layer = aws.lambda_.LayerVersion(
     "core",
-    layer_name=f"{prefix}-core",
+    layer_name=layer_name(f"{prefix}-core"),
     code=layer_archive(),
     compatible_runtimes=[RUNTIME],
     description="core: the pure-stdlib flow-log engine",
 )
+sdk_layer = aws.lambda_.LayerVersion(
+    "sdk",
+    layer_name=layer_name(f"{prefix}-sdk"),
+    code=sdk_layer_archive(),
+    compatible_runtimes=[RUNTIME],
+    compatible_architectures=["arm64"],
+    description="boto3 and botocore pinned by sdk-layer.lock",
+)
+layers = [layer.arn, sdk_layer.arn]
 code = function_archive()
 
 
@@ -98,6 +125,7 @@ def summarize_statements(arns: Sequence[str]) -> list[policy.Statement]:
         policy.objects(bucket, ["s3:PutObject", "s3:AbortMultipartUpload"], [REJECTED_PREFIX]),
         policy.objects(bucket, ["s3:GetObject", "s3:PutObject"], [STATUS_PREFIX]),
         policy.objects(bucket, ["s3:PutObject", "s3:DeleteObject"], [SUMMARIES_PREFIX]),
+        policy.objects(bucket, ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], [CONTENT_PREFIX]),
         policy.see_missing_objects(bucket),
         policy.listing(bucket, ["s3:ListBucketVersions"], [RAW_PREFIX]),
         policy.consume(ingest_queue),
@@ -112,6 +140,8 @@ def consolidate_statements(arns: Sequence[str]) -> list[policy.Statement]:
         policy.objects(bucket, ["s3:GetObject"], [SUMMARIES_PREFIX]),
         policy.see_missing_objects(bucket),
         policy.consume(consolidate_queue),
+        # Delayed "fold" and "rebuild" messages to itself.
+        policy.send(consolidate_queue),
     ]
 
 
@@ -120,12 +150,15 @@ summarize = Worker(
     WorkerArgs(
         handler="handlers.summarize.handler",
         code=code,
-        layer_arn=layer.arn,
+        layer_arns=layers,
         queue_arn=ingest.queue.arn,
         environment={
             env.BUCKET_NAME: data.bucket.bucket,
             env.CONSOLIDATE_QUEUE_URL: consolidate.queue.url,
             env.DELETE_RAW: "true" if settings.delete_raw_after_summarize else "false",
+            EARLIEST_DATE: settings.earliest_date,
+            LATEST_DATE: settings.latest_date,
+            MAX_DATES_PER_FILE: str(settings.max_dates_per_file),
         },
         arns=[data.bucket.arn, ingest.queue.arn, consolidate.queue.arn],
         statements=summarize_statements,
@@ -143,9 +176,13 @@ consolidator = Worker(
     WorkerArgs(
         handler="handlers.consolidate.handler",
         code=code,
-        layer_arn=layer.arn,
+        layer_arns=layers,
         queue_arn=consolidate.queue.arn,
-        environment={env.BUCKET_NAME: data.bucket.bucket, env.COMPACT_AFTER_DAYS: str(settings.compact_after_days)},
+        environment={
+            env.BUCKET_NAME: data.bucket.bucket,
+            env.COMPACT_AFTER_DAYS: str(settings.compact_after_days),
+            STATS_REBUILD_SECONDS: str(settings.stats_rebuild_seconds),
+        },
         arns=[data.bucket.arn, consolidate.queue.arn],
         statements=consolidate_statements,
         memory_mb=settings.consolidate_memory,
@@ -157,10 +194,26 @@ consolidator = Worker(
         alarm_topic_arn=alarm_topic_arn,
     ),
 )
+namespace = stack_namespace(pulumi.get_project(), pulumi.get_stack())
 for worker in (summarize, consolidator):
-    failed_records_alarm(worker, alarm_topic_arn)
+    failed_records_alarm(worker, namespace, alarm_topic_arn)
 analytics = SummariesTable(
     "iot-traffic", data.bucket.bucket, database_name=prefix, start_date=settings.athena_start_date
+)
+people = PeoplePolicies(
+    "people",
+    PeopleArgs(
+        bucket_arn=data.bucket.arn,
+        bucket_name=data.bucket.bucket,
+        queue_arns=[ingest.queue.arn, consolidate.queue.arn],
+        dead_letter_queue_arns=[ingest.dlq.arn, consolidate.dlq.arn],
+        glue_database=analytics.database.name,
+        glue_table=analytics.table.name,
+        region=region,
+        account=account,
+        uploader_branch=settings.uploader_branch,
+        force_destroy=settings.force_destroy,
+    ),
 )
 
 pulumi.export("bucket_name", data.bucket.bucket)
@@ -171,3 +224,10 @@ pulumi.export("ingest_dlq_url", ingest.dlq.url)
 pulumi.export("consolidate_dlq_url", consolidate.dlq.url)
 pulumi.export("glue_database", analytics.database.name)
 pulumi.export("glue_table", analytics.table.name)
+pulumi.export("metrics_namespace", namespace)
+pulumi.export("sdk_layer_arn", sdk_layer.arn)
+pulumi.export("athena_workgroup", people.workgroup.name)
+pulumi.export("athena_results", people.athena_results)
+pulumi.export("uploader_policy_arn", people.uploader.arn)
+pulumi.export("operator_policy_arn", people.operator.arn)
+pulumi.export("analyst_policy_arn", people.analyst.arn)

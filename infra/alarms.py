@@ -12,6 +12,8 @@ if TYPE_CHECKING:
     from infra.worker import Worker
 
 METRICS_NAMESPACE: Final = "IotPipeline"
+"""The custom metrics of a stack live in METRICS_NAMESPACE/<project>/<stack>: one stack's failures never
+move another's alarm (a metric filter's dimensions can only come from the log event, not a constant)."""
 FAILED_OUTCOME: Final = "failed"
 """The `outcome` field of the handlers' JSON log record for a record that failed (handlers.batch)."""
 
@@ -46,20 +48,25 @@ def above(
     )
 
 
-def failed_records_alarm(worker: Worker, topic_arn: pulumi.Input[str] | None) -> None:
+def stack_namespace(project: str, stack: str) -> str:
+    """Project and stack names hold no `/`, and every character they may hold is valid in a namespace."""
+    return f"{METRICS_NAMESPACE}/{project}/{stack}"
+
+
+def failed_records_alarm(worker: Worker, namespace: str, topic_arn: pulumi.Input[str] | None) -> None:
     """Partial batch failures are invisible to Lambda's Errors metric: count them from the JSON logs."""
     metric = f"{worker.name}-failed-records"
     aws.cloudwatch.LogMetricFilter(
         metric,
         log_group_name=worker.log_group.name,
         pattern=f'{{ $.outcome = "{FAILED_OUTCOME}" }}',
-        metric_transformation={"name": metric, "namespace": METRICS_NAMESPACE, "value": "1", "default_value": "0"},
+        metric_transformation={"name": metric, "namespace": namespace, "value": "1", "default_value": "0"},
         opts=pulumi.ResourceOptions(parent=worker),
     )
     above(
         f"{worker.name}-failed-records",
         f"The {worker.name} function reported failed records (they are retried, then go to the DLQ).",
-        METRICS_NAMESPACE,
+        namespace,
         metric,
         None,
         "Sum",

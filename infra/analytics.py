@@ -6,6 +6,7 @@ import pulumi
 import pulumi_aws as aws
 
 from core.layout import SUMMARIES_PREFIX
+from infra.names import glue_name
 
 COLUMNS = [
     ("flow_date", "string"),
@@ -29,8 +30,7 @@ class SummariesTable(pulumi.ComponentResource):
         super().__init__("iot:pipeline:SummariesTable", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         # Glue names are per account and region: the stack's own prefix keeps two stacks apart.
-        glue_name = "".join(c if c.isalnum() else "_" for c in database_name.lower())
-        self.database = aws.glue.CatalogDatabase(name, name=glue_name, opts=child)
+        self.database = aws.glue.CatalogDatabase(name, name=glue_name(database_name), opts=child)
         location = bucket_name.apply(lambda bucket: f"s3://{bucket}/{SUMMARIES_PREFIX}")
         self.table = aws.glue.CatalogTable(
             name,
@@ -43,7 +43,7 @@ class SummariesTable(pulumi.ComponentResource):
                 "projection.enabled": "true",
                 "projection.dt.type": "date",
                 "projection.dt.format": "yyyy-MM-dd",
-                # An unfiltered query enumerates every projected day: start where the data starts.
+                # A fixed start (never the deploy date): an unfiltered query enumerates every projected day.
                 "projection.dt.range": f"{start_date},NOW",
                 "projection.dt.interval": "1",
                 "projection.dt.interval.unit": "DAYS",

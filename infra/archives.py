@@ -1,10 +1,13 @@
-"""Lambda archives: the function code holds handlers/ and storage/ only, the layer holds python/core/ only."""
+"""Lambda archives: the function code holds handlers/ and storage/ only; the core layer holds python/core/
+only; the SDK layer holds python/ of the locked boto3 and its dependencies (infra.sdk)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pulumi
+
+from infra import sdk
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -19,6 +22,11 @@ def _python_files(package: Path, prefix: str) -> dict[str, pulumi.Asset | pulumi
 
 def layer_archive(core: Path = ROOT / "core") -> pulumi.AssetArchive:
     return pulumi.AssetArchive(_python_files(core, "python/"))
+
+
+def sdk_layer_archive(lock: Path = sdk.LOCK) -> pulumi.AssetArchive:
+    files = sdk.layer_files(sdk.build(lock))
+    return pulumi.AssetArchive({name: pulumi.FileAsset(str(path)) for name, path in files.items()})
 
 
 def function_archive(packages: tuple[Path, ...] = (ROOT / "handlers", ROOT / "storage")) -> pulumi.AssetArchive:

@@ -34,6 +34,11 @@ def see_missing_objects(bucket_arn: str) -> Statement:
     return {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": bucket_arn}
 
 
+def named(sid: str, statement: Statement) -> Statement:
+    """A statement with an id: what a reader (and tests/test_iam.py) can point at."""
+    return {"Sid": sid, **statement}
+
+
 def consume(queue_arn: str) -> Statement:
     """What Lambda's SQS event source mapping does with the function's role."""
     actions = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
@@ -42,6 +47,10 @@ def consume(queue_arn: str) -> Statement:
 
 def send(queue_arn: str) -> Statement:
     return {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": queue_arn}
+
+
+def allow(actions: Sequence[str], resources: Sequence[str]) -> Statement:
+    return {"Effect": "Allow", "Action": list(actions), "Resource": list(resources)}
 
 
 def logs(log_group_arn: str) -> Statement:

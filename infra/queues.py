@@ -9,8 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra import alarms
-
-DLQ_RETENTION_SECONDS = 14 * 24 * 3600
+from infra.settings import DLQ_RETENTION_SECONDS
 
 
 @dataclass
@@ -26,9 +25,13 @@ class QueueWithDlq(pulumi.ComponentResource):
     def __init__(self, name: str, args: QueueArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("iot:pipeline:QueueWithDlq", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        self.dlq = aws.sqs.Queue(f"{name}-dlq", message_retention_seconds=DLQ_RETENTION_SECONDS, opts=child)
+        # Encrypted at rest with SQS-managed keys, said here rather than left to the service's default.
+        self.dlq = aws.sqs.Queue(
+            f"{name}-dlq", message_retention_seconds=DLQ_RETENTION_SECONDS, sqs_managed_sse_enabled=True, opts=child
+        )
         self.queue = aws.sqs.Queue(
             name,
+            sqs_managed_sse_enabled=True,
             visibility_timeout_seconds=args.visibility_timeout_seconds,
             message_retention_seconds=args.retention_seconds,
             receive_wait_time_seconds=20,

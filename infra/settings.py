@@ -7,6 +7,7 @@ with the key and the allowed values, instead of failing `pulumi up` late and hal
 from __future__ import annotations
 
 import datetime
+import re
 from dataclasses import dataclass
 from typing import Final
 
@@ -42,6 +43,12 @@ LOG_RETENTION_DAYS: Final = (
 VISIBILITY_PER_TIMEOUT: Final = 6
 """Lambda refuses an SQS mapping whose queue visibility timeout is below the function timeout; AWS advises 6x."""
 MAX_BATCH_WITHOUT_WINDOW: Final = 10
+DLQ_RETENTION_SECONDS: Final = 14 * 24 * 3600
+"""SQS's maximum: a message keeps its first enqueue time when it moves to a DLQ, so the DLQ must keep
+messages longer than its source queue or a message could expire there as soon as it arrives."""
+EARLIEST_DATE: Final = "1970-01-01"
+"""Early enough for every real capture, including a probe whose clock restarted at the Unix epoch."""
+LATEST_DATE: Final = "2099-12-31"
 
 
 class ConfigError(pulumi.RunError):
@@ -68,7 +75,14 @@ class StackConfig:
     state_noncurrent_days: int = 1
     log_retention_days: int = 30
     force_destroy: bool = False
-    athena_start_date: str = f"{datetime.date.today().year}-01-01"
+    earliest_date: str = EARLIEST_DATE
+    latest_date: str = LATEST_DATE
+    max_dates_per_file: int = 1000
+    stats_rebuild_seconds: int = 300
+    athena_start_date: str = EARLIEST_DATE
+    """Never derived from the deploy date: by default the earliest date a summary can hold."""
+    uploader_branch: str | None = None
+    """The one branch the uploader policy may write under raw/, or None for every branch."""
     alarm_email: str | None = None
 
 
@@ -84,11 +98,16 @@ _RANGES: Final[dict[str, tuple[int, int]]] = {
     "summarizeMaxConcurrency": (2, 1000),
     "consolidateMaxConcurrency": (2, 1000),
     "maxReceiveCount": (1, 1000),
-    "queueRetentionSeconds": (60, 1209600),
+    "queueRetentionSeconds": (60, DLQ_RETENTION_SECONDS),
     "backlogAgeAlarmSeconds": (60, 1209600),
     "rawNoncurrentDays": (1, 3650),
     "stateNoncurrentDays": (1, 3650),
+    "maxDatesPerFile": (1, 100000),
+    "statsRebuildSeconds": (10, 900),
 }
+_ISO_DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
+_BRANCH: Final = re.compile(r"[^/*?$]+")
+"""A raw/ folder name that is also a literal in an IAM resource ARN (no `*`, `?` or policy variable)."""
 
 
 def load(config: pulumi.Config) -> StackConfig:
@@ -119,10 +138,20 @@ def load(config: pulumi.Config) -> StackConfig:
     def date(key: str, default: str) -> str:
         value = config.get(key) or default
         try:
+            if not _ISO_DATE.fullmatch(value):
+                raise ValueError(value)
             datetime.date.fromisoformat(value)
         except ValueError:
             raise ConfigError(f"config {key}={value}: expected a date yyyy-mm-dd") from None
         return value
+
+    def branch(key: str) -> str | None:
+        value = config.get(key) or None
+        if value is not None and not _BRANCH.fullmatch(value):
+            raise ConfigError(f"config {key}={value}: a branch name, without '/', '*', '?' or '$'")
+        return value
+
+    earliest_date = date("earliestDate", defaults.earliest_date)
 
     settings = StackConfig(
         summarize_timeout=integer("summarizeTimeout", defaults.summarize_timeout),
@@ -143,9 +172,28 @@ def load(config: pulumi.Config) -> StackConfig:
         state_noncurrent_days=integer("stateNoncurrentDays", defaults.state_noncurrent_days),
         log_retention_days=checked("logRetentionDays", defaults.log_retention_days, LOG_RETENTION_DAYS),
         force_destroy=boolean("forceDestroy", defaults.force_destroy),
-        athena_start_date=date("athenaStartDate", defaults.athena_start_date),
+        earliest_date=earliest_date,
+        latest_date=date("latestDate", defaults.latest_date),
+        max_dates_per_file=integer("maxDatesPerFile", defaults.max_dates_per_file),
+        stats_rebuild_seconds=integer("statsRebuildSeconds", defaults.stats_rebuild_seconds),
+        athena_start_date=date("athenaStartDate", earliest_date),
+        uploader_branch=branch("uploaderBranch"),
         alarm_email=config.get("alarmEmail") or None,
     )
+    if settings.queue_retention_seconds >= DLQ_RETENTION_SECONDS:
+        raise ConfigError(
+            f"config queueRetentionSeconds={settings.queue_retention_seconds}: allowed values are 60 to "
+            f"{DLQ_RETENTION_SECONDS - 1}, below the DLQs' retention ({DLQ_RETENTION_SECONDS} s, SQS's maximum): "
+            "a message keeps its first enqueue time in the DLQ and would expire there at once"
+        )
+    if settings.earliest_date > settings.latest_date:
+        raise ConfigError(
+            f"config earliestDate={settings.earliest_date}: must not be after latestDate={settings.latest_date}"
+        )
+    if settings.athena_start_date > settings.latest_date:
+        raise ConfigError(
+            f"config athenaStartDate={settings.athena_start_date}: must not be after latestDate={settings.latest_date}"
+        )
     if settings.summarize_batch_size > MAX_BATCH_WITHOUT_WINDOW:
         raise ConfigError(
             f"config summarizeBatchSize={settings.summarize_batch_size}: allowed values are 1 to 10 "

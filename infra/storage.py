@@ -13,10 +13,12 @@ from core.layout import RAW_PREFIX
 
 @dataclass
 class DataBucketArgs:
-    raw_noncurrent_days: int
-    rewritten_prefixes: list[str]
-    """Prefixes the functions rewrite: every rewrite leaves a noncurrent version behind."""
-    state_noncurrent_days: int
+    noncurrent_days: dict[str, int]
+    """Prefix -> days its noncurrent versions are kept: every prefix where an object is ever replaced or
+    deleted, so that no old version is kept for good."""
+    scratch_prefix: str
+    """Query results (Athena): expired whole after scratch_days."""
+    scratch_days: int
     force_destroy: bool = False
 
 
@@ -47,23 +49,23 @@ class DataBucket(pulumi.ComponentResource):
             name,
             bucket=self.bucket.id,
             rules=[
-                {
-                    "id": "expire-processed-raw-versions",
-                    "status": "Enabled",
-                    "filter": {"prefix": RAW_PREFIX},
-                    "noncurrent_version_expiration": {"noncurrent_days": args.raw_noncurrent_days},
-                    "expiration": {"expired_object_delete_marker": True},
-                },
                 *(
                     {
-                        "id": f"expire-rewritten-{prefix.rstrip('/')}-versions",
+                        "id": f"expire-noncurrent-{prefix.rstrip('/')}",
                         "status": "Enabled",
                         "filter": {"prefix": prefix},
-                        "noncurrent_version_expiration": {"noncurrent_days": args.state_noncurrent_days},
+                        "noncurrent_version_expiration": {"noncurrent_days": days},
                         "expiration": {"expired_object_delete_marker": True},
                     }
-                    for prefix in args.rewritten_prefixes
+                    for prefix, days in args.noncurrent_days.items()
                 ),
+                {
+                    "id": f"expire-{args.scratch_prefix.rstrip('/')}",
+                    "status": "Enabled",
+                    "filter": {"prefix": args.scratch_prefix},
+                    "expiration": {"days": args.scratch_days},
+                    "noncurrent_version_expiration": {"noncurrent_days": 1},
+                },
                 {
                     "id": "abort-incomplete-uploads",
                     "status": "Enabled",

@@ -17,7 +17,7 @@ RUNTIME = "python3.13"
 class WorkerArgs:
     handler: str
     code: pulumi.Archive
-    layer_arn: pulumi.Input[str]
+    layer_arns: Sequence[pulumi.Input[str]]
     queue_arn: pulumi.Output[str]
     environment: Mapping[str, pulumi.Input[str]]
     arns: Sequence[pulumi.Output[str]]
@@ -55,7 +55,7 @@ class Worker(pulumi.ComponentResource):
             architectures=["arm64"],
             handler=args.handler,
             code=args.code,
-            layers=[args.layer_arn],
+            layers=list(args.layer_arns),
             role=role.arn,
             memory_size=args.memory_mb,
             timeout=args.timeout_seconds,

@@ -4,7 +4,14 @@ moto enforces no IAM, so this checks what AWS would: each call maps to the actio
 (HeadObject is s3:GetObject, a versioned read s3:GetObjectVersion, CopyObject reads its source and
 writes its target, ...), each on a resource ARN; a statement applies when an action pattern and a
 resource pattern match and every condition key it tests is in the request and matches. A GET or
-HEAD that may miss also needs s3:ListBucket on the bucket, unconditionally (else S3 answers 403).
+HEAD that may miss also needs s3:ListBucket on the bucket, unconditionally (else S3 answers 403); a
+call recorded with its answer's HTTP status needs it only where that answer was a 404.
+A PutObject (or CompleteMultipartUpload, CopyObject) or DeleteObject with IfMatch also needs
+s3:GetObject on the key: S3 checks the ETag with the caller's read permission ("To perform conditional
+writes with an HTTP If-Match header you must have the s3:PutObject and s3:GetObject permissions", S3
+User Guide, "How to prevent object overwrites with conditional writes"; "conditional deletes with a
+specific ETag value require both s3:DeleteObject and s3:GetObject", "Enforce conditional deletes").
+IfNoneMatch needs s3:PutObject only (same page: "you must have the s3:PutObject permission").
 """
 
 from __future__ import annotations
@@ -35,21 +42,33 @@ def requests(call: Mapping[str, Any], queue_arns: Mapping[str, str]) -> list[Req
     operation = call["operation"]
     bucket = call.get("Bucket", "")
     versioned = "VersionId" in call
+    # S3 reads the current ETag to evaluate an If-Match, with the caller's s3:GetObject.
+    check_etag = [Request("s3:GetObject", _object(bucket, call["Key"]))] if "IfMatch" in call else []
     if operation in ("GetObject", "HeadObject"):
         read = Request("s3:GetObjectVersion" if versioned else "s3:GetObject", _object(bucket, call["Key"]))
-        return [read] if versioned else [read, Request("s3:ListBucket", f"arn:aws:s3:::{bucket}")]
+        may_miss = not versioned and call.get("Status", 404) == 404
+        return [read, Request("s3:ListBucket", f"arn:aws:s3:::{bucket}")] if may_miss else [read]
     if operation in ("PutObject", "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload"):
-        return [Request("s3:PutObject", _object(bucket, call["Key"]))]
+        return [Request("s3:PutObject", _object(bucket, call["Key"])), *check_etag]
     if operation == "AbortMultipartUpload":
         return [Request("s3:AbortMultipartUpload", _object(bucket, call["Key"]))]
     if operation == "DeleteObject":
-        return [Request("s3:DeleteObjectVersion" if versioned else "s3:DeleteObject", _object(bucket, call["Key"]))]
+        action = "s3:DeleteObjectVersion" if versioned else "s3:DeleteObject"
+        return [Request(action, _object(bucket, call["Key"])), *check_etag]
+    if operation == "DeleteObjects":
+        return [
+            Request(
+                "s3:DeleteObjectVersion" if "VersionId" in item else "s3:DeleteObject", _object(bucket, item["Key"])
+            )
+            for item in call["Objects"]
+        ]
     if operation in ("CopyObject", "UploadPartCopy"):
         source = call["CopySource"]
         action = "s3:GetObjectVersion" if "VersionId" in source else "s3:GetObject"
         return [
             Request(action, _object(source["Bucket"], source["Key"])),
             Request("s3:PutObject", _object(bucket, call["Key"])),
+            *check_etag,
         ]
     if operation in ("ListObjectsV2", "ListObjectVersions"):
         action = "s3:ListBucket" if operation == "ListObjectsV2" else "s3:ListBucketVersions"
