@@ -22,12 +22,7 @@ from infra.worker import RUNTIME, Worker, WorkerArgs
 
 CONTENT_PREFIX = "content/"
 """Content-identity records (summarize, IfNoneMatch): core.layout's constant once that change lands."""
-EARLIEST_DATE, LATEST_DATE, MAX_DATES_PER_FILE, STATS_REBUILD_SECONDS = (
-    "EARLIEST_DATE",
-    "LATEST_DATE",
-    "MAX_DATES_PER_FILE",
-    "STATS_REBUILD_SECONDS",
-)
+EARLIEST_DATE, LATEST_DATE, MAX_DATES_PER_FILE = ("EARLIEST_DATE", "LATEST_DATE", "MAX_DATES_PER_FILE")
 """handlers.config's names once that change lands."""
 
 settings = load(pulumi.Config())
@@ -136,11 +131,13 @@ def summarize_statements(arns: Sequence[str]) -> list[policy.Statement]:
 def consolidate_statements(arns: Sequence[str]) -> list[policy.Statement]:
     bucket, consolidate_queue = arns
     return [
-        policy.objects(bucket, ["s3:GetObject", "s3:PutObject"], [STATUS_PREFIX, CONSOLIDATED_PREFIX]),
+        policy.objects(bucket, ["s3:GetObject", "s3:PutObject"], [STATUS_PREFIX]),
+        # Pending deltas are deleted once folded (DeleteObjects needs s3:DeleteObject on each key).
+        policy.objects(bucket, ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], [CONSOLIDATED_PREFIX]),
         policy.objects(bucket, ["s3:GetObject"], [SUMMARIES_PREFIX]),
         policy.see_missing_objects(bucket),
         policy.consume(consolidate_queue),
-        # Delayed "fold" and "rebuild" messages to itself.
+        # The delayed tick it schedules on its own queue (fold every shard, rebuild traffic_stats.csv).
         policy.send(consolidate_queue),
     ]
 
@@ -180,8 +177,8 @@ consolidator = Worker(
         queue_arn=consolidate.queue.arn,
         environment={
             env.BUCKET_NAME: data.bucket.bucket,
-            env.COMPACT_AFTER_DAYS: str(settings.compact_after_days),
-            STATS_REBUILD_SECONDS: str(settings.stats_rebuild_seconds),
+            env.CONSOLIDATE_QUEUE_URL: consolidate.queue.url,
+            env.STATS_REBUILD_SECONDS: str(settings.stats_rebuild_seconds),
         },
         arns=[data.bucket.arn, consolidate.queue.arn],
         statements=consolidate_statements,

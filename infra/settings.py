@@ -13,8 +13,6 @@ from typing import Final
 
 import pulumi
 
-from core.consolidated import COMPACT_AFTER_DAYS
-
 LOG_RETENTION_DAYS: Final = (
     1,
     3,
@@ -64,7 +62,6 @@ class StackConfig:
     summarize_batch_size: int = 1
     consolidate_batch_size: int = 10
     consolidate_batching_window: int = 0
-    compact_after_days: int = COMPACT_AFTER_DAYS
     summarize_max_concurrency: int = 10
     consolidate_max_concurrency: int = 5
     max_receive_count: int = 5
@@ -94,7 +91,6 @@ _RANGES: Final[dict[str, tuple[int, int]]] = {
     "summarizeBatchSize": (1, 10000),
     "consolidateBatchSize": (1, 10000),
     "consolidateBatchingWindow": (0, 300),
-    "compactAfterDays": (1, 31),
     "summarizeMaxConcurrency": (2, 1000),
     "consolidateMaxConcurrency": (2, 1000),
     "maxReceiveCount": (1, 1000),
@@ -161,7 +157,6 @@ def load(config: pulumi.Config) -> StackConfig:
         summarize_batch_size=integer("summarizeBatchSize", defaults.summarize_batch_size),
         consolidate_batch_size=integer("consolidateBatchSize", defaults.consolidate_batch_size),
         consolidate_batching_window=integer("consolidateBatchingWindow", defaults.consolidate_batching_window),
-        compact_after_days=integer("compactAfterDays", defaults.compact_after_days),
         summarize_max_concurrency=integer("summarizeMaxConcurrency", defaults.summarize_max_concurrency),
         consolidate_max_concurrency=integer("consolidateMaxConcurrency", defaults.consolidate_max_concurrency),
         max_receive_count=integer("maxReceiveCount", defaults.max_receive_count),

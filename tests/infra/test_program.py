@@ -248,7 +248,6 @@ def test_every_rewritten_prefix_expires_noncurrent_versions(deployment: Deployme
         ("logRetentionDays", "31", "30, 60"),
         ("consolidateTimeout", "901", "1 to 900"),
         ("athenaStartDate", "soon", "yyyy-mm-dd"),
-        ("compactAfterDays", "0", "1 to 31"),
     ],
 )
 def test_config_that_aws_would_refuse_fails_before_any_resource(key: str, value: str, allowed: str) -> None:
@@ -264,10 +263,11 @@ def test_a_large_consolidate_batch_gets_a_batching_window() -> None:
     assert mapping["maximumBatchingWindowInSeconds"] >= 1
 
 
-def test_compact_after_days_reaches_the_consolidate_function() -> None:
-    functions = deploy_stack("compact", {"compactAfterDays": "3"}).functions.values()
+def test_the_tick_delay_and_the_queue_reach_the_consolidate_function() -> None:
+    functions = deploy_stack("tick", {"statsRebuildSeconds": "30"}).functions.values()
     (consolidate,) = [f for f in functions if f.handler == "handlers.consolidate.handler"]
-    assert consolidate.environment["COMPACT_AFTER_DAYS"] == "3"
+    assert consolidate.environment["STATS_REBUILD_SECONDS"] == "30"
+    assert consolidate.environment["CONSOLIDATE_QUEUE_URL"]
 
 
 def test_every_queue_is_encrypted_at_rest_explicitly(deployment: Deployment) -> None:
