@@ -6,9 +6,11 @@ import json
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 
 from core import layout
 from core.consolidated import pair_name, shard_of
+from core.counts import Counts
 from core.status import FileStatus
 from handlers import consolidate, summarize
 from storage.consolidated import State
@@ -141,3 +143,28 @@ def test_an_export_reads_one_block_of_each_table_of_the_pairs_days(bucket: Any) 
     assert {key for key, _ in read if key.startswith(layout.PENDING_PREFIX)} <= {
         key for key in store.keys(layout.pending_prefix(shard))
     }
+
+
+def test_a_status_or_summary_not_visible_yet_is_retried_never_skipped(bucket: Any) -> None:
+    """Right after versioning is first enabled S3 may answer 404 for objects that exist: the consolidator
+    fails the record (retried, then the DLQ) instead of acknowledging a file it never applied."""
+    key = "raw/b/x.csv"
+    bucket.put_object(Bucket="data", Key=key, Body=GOOD)
+    summarize.handler(sqs_event(s3_notification(key)), FakeContext())
+    messages = consolidate_messages()
+    hidden = [layout.status_key(key), layout.summary_key("2022-12-01", layout.source_id(key))]
+
+    def not_found_once(params: dict[str, Any], **_: Any) -> None:
+        if params["Key"] in hidden:
+            hidden.remove(params["Key"])
+            raise ClientError({"Error": {"Code": "NoSuchKey", "Message": "not visible yet"}}, "GetObject")
+
+    lambda_store("data").s3.meta.events.register("before-parameter-build.s3.GetObject", not_found_once)
+    for _ in hidden[:]:
+        assert consolidate.handler(sqs_event(*messages), FakeContext()) == {
+            "batchItemFailures": [{"itemIdentifier": "m0"}]
+        }
+        assert status_of(bucket, key).state == "summarized"
+    assert consolidate.handler(sqs_event(*messages), FakeContext()) == {"batchItemFailures": []}
+    assert status_of(bucket, key).state == "consolidated"
+    assert State(lambda_store("data")).pair_days("10.0.0.1", "8.8.8.8") == {"2022-12-01": Counts(100, 3, 1)}

@@ -38,7 +38,7 @@ steps = st.lists(
         st.none() | st.tuples(st.integers(-1, SHARDS - 1), st.integers(0, 20)),
     ),
     min_size=1,
-    max_size=7,
+    max_size=6,
 )
 
 
@@ -116,7 +116,7 @@ def check_reads(state: State, files: dict[str, dict[str, list[list[Any]]]], *, d
         assert seen == direct, date
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps)
 def test_applies_and_folds_with_crashes_read_exactly(store: Store, history: list[Any]) -> None:
     for key in list(store.keys(layout.CONSOLIDATED_PREFIX)):

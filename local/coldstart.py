@@ -1,5 +1,5 @@
 """Measure what the SDK layer costs a function's cold start, as the local stack starts a function process:
-`python -m infra.coldstart [RUNS]`. Each run is a fresh interpreter that imports the handler module and
+`python -m local.coldstart [RUNS]`. Each run is a fresh interpreter that imports the handler module and
 makes the S3 client the handler makes at its first invocation (with storage.store.check_sdk), with
 PYTHONPATH = function code + core layer, then + the SDK layer (whose boto3 then wins, as on Lambda).
 Prints the median and quartiles of each, the layer's size unzipped and zipped."""
