@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from core.flows import FileSummary, RejectedFile, summarize_stream
+from core.headerless import HEADER_LAYOUT
 from core.ranges import MIN_BYTES_PER_JOB, summarize_path, usable_cores
 from core.summary import write_table
 from core.table import DailyTotals
@@ -25,6 +26,8 @@ def report(name: str, summary: FileSummary) -> str:
     if skipped:
         reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(summary.skipped.items()))
         line += f" ({reasons})"
+    if summary.layout.layout != HEADER_LAYOUT:
+        line += f"; columns by position: {summary.layout.evidence}"
     return f"{line}; flow duration in {summary.unit.evidence}"
 
 
