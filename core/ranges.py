@@ -17,6 +17,7 @@ import hashlib
 import io
 import multiprocessing
 import os
+import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -154,6 +155,7 @@ def run_plan(opener: Opener, ranges: Plan, limits: DateLimits | None = None) -> 
     digest.start()
     own: FileSummary | None = None
     results: list[FileSummary | None] = []
+    complete = False
     try:
         own = _read_range(opener, *ranges.ranges[0], ranges.head, limits)
         for _, receive in workers if own is not None else []:  # else the file is read again: do not wait
@@ -161,17 +163,17 @@ def run_plan(opener: Opener, ranges: Plan, limits: DateLimits | None = None) -> 
                 results.append(receive.recv())
             except EOFError:  # the worker died
                 results.append(None)
-    finally:
+        complete = own is not None and all(result is not None for result in results)
+    finally:  # on a quote, a worker's failure or an exception (Ctrl-C): nobody waits for the rest
         for process, receive in workers:
             receive.close()
-            if own is None:
+            if not complete:
                 process.terminate()
             process.join()
-        failed = own is None or any(result is None for result in results)
-        if failed:
+        if not complete:
             digest.stop.set()
         digest.join()
-    if failed or own is None:
+    if not complete or own is None:
         return None  # a quote, or a worker's failure: one process reads the file again
     merged = own
     for summary in results:
@@ -235,6 +237,7 @@ def _read_range(opener: Opener, start: int, end: int, head: Head, limits: DateLi
 
 
 def _worker(opener: Opener, start: int, end: int, head: Head, limits: DateLimits, send: Connection) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to report; it ends the workers
     try:
         send.send(_read_range(opener, start, end, head, limits))
     except Exception:

@@ -20,7 +20,8 @@ def java_row(
     rates = f"{(int(pkts) + 1) * 1e6 / int(dur)!r}"
     middle = ",".join(["1", "0", "0"] + ["0"] * 8)  # Tot Bwd Pkts, TotLen Fwd/Bwd Pkts, packet lengths
     rest = ",".join(["0"] * 61 + ["NeedManualLabel"])
-    return f"{flow_id},{src},40000,{dst},1883,6,19/01/1970 07:27:09 PM,{dur},{pkts},{middle},0.0,{rates},{rest}{trailing}\n"
+    endpoints = f"{flow_id},{src},40000,{dst},1883,6,19/01/1970 07:27:09 PM"
+    return f"{endpoints},{dur},{pkts},{middle},0.0,{rates},{rest}{trailing}\n"
 
 
 def python_row(src: str = "10.0.0.2", dst: str = "10.0.0.15", dur: str = "167.13", pkts: str = "2") -> str:
