@@ -134,5 +134,6 @@ def test_the_evidence_counts_every_checkable_row_by_what_it_matched() -> None:
     summary = run(HEADER + "".join(lines) + flows[0].row("1", "0"))
     assert summary.unit.unit == SECONDS
     assert summary.unit.evidence == (
-        "seconds: 1 of 30 checkable rows matched microseconds (duration x rate / amount = 1e6), 28 seconds (= 1), 1 neither"
+        "seconds: 1 of 30 checkable rows matched microseconds (duration x rate / amount = 1e6), "
+        "28 seconds (= 1), 1 neither"
     )
