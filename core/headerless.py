@@ -46,7 +46,7 @@ def _ip(raw: bytes) -> str | None:
 
 
 def _in_range(raw: bytes, top: int) -> bool:
-    return raw.isdigit() and int(raw) <= top
+    return raw.isdigit() and len(raw) <= len(str(top)) and int(raw) <= top
 
 
 def _endpoints(fields: Sequence[bytes], src: int, dst: int, ports: tuple[int, int], protocol: int) -> bool:

@@ -6,6 +6,8 @@ import io
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.flows import RejectedFile, summarize_stream
 from core.headerless import HEADER_LAYOUT, JAVA_LAYOUT, PYTHON_LAYOUT
@@ -112,3 +114,33 @@ def test_ranged_reading_of_a_headerless_file_gives_the_stream_result(tmp_path: P
         expected = summarize_stream(stream)
     assert expected.rows_read == 3000 and expected.layout.layout == JAVA_LAYOUT
     assert summarize_path(str(path), 3, min_bytes_per_job=0) == expected
+
+
+POSITIONS = st.one_of(st.sampled_from(range(9)), st.integers(0, 90))
+"""Mostly the fields the layouts are recognised by."""
+FIELD_VALUES = st.sampled_from(["", "9" * 5000, "10.0.0.1", "fd00::1", "x", "-1", "70000", "1.5", '"', "a,b", "\xe9"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([java_row(), java_row(trailing=","), python_row()]), POSITIONS, FIELD_VALUES),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_no_damage_to_headerless_rows_makes_the_reader_raise_anything_but_a_rejection(
+    damage: list[tuple[str, int, str]],
+) -> None:
+    lines = []
+    for line, position, value in damage:
+        fields = line.rstrip("\n").split(",")
+        fields[min(position, len(fields) - 1)] = value
+        lines.append(",".join(fields) + "\n")
+    try:
+        summary = run("".join(lines))
+    except RejectedFile as exc:
+        assert str(exc).startswith("no header line") or "missing required" in str(exc), exc
+    else:
+        assert summary.layout.layout in (JAVA_LAYOUT, PYTHON_LAYOUT)
+        assert summary.rows_read == summary.rows_kept + sum(summary.skipped.values())
