@@ -6,14 +6,17 @@ validated once. Rows are added up per raw date part under the raw bytes b"src,ds
 compact layout of core.table; each distinct key is validated and normalized once, at the end (a pair
 of plain dotted quads is already normal and stays the bytes object read).
 
-Every data line is a row: rows read = rows kept + rows skipped, always.
+Every data line is a row: rows read = rows kept + rows skipped, always. The content's sha256 (after
+decompression) is computed on the way, so that the same content is recognised under any name.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime
 import decimal
 import gzip
+import hashlib
 import io
 import ipaddress
 import itertools
@@ -25,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Final, Protocol
 
 from core.counts import Totals
+from core.headerless import BY_HEADER, LayoutDecision, recognise
 from core.table import NORMAL_IPV4_PAIR, PLAIN_PAIR, DailyTotals, Pairs, place
 from core.timestamps import parse_date, parse_day, valid_time_bytes
 from core.units import MICROSECONDS, SECONDS, UnitDecision, decide_unit, evidence_columns, find_columns
@@ -64,6 +68,7 @@ NEGATIVE_NUMBER: Final = "negative_number"
 BAD_TIME: Final = "bad_time"
 BAD_IP: Final = "bad_ip"
 UNCLOSED_QUOTE: Final = "unclosed_quote"
+IMPLAUSIBLE_DATE: Final = "implausible_date"
 
 GZIP_MAGIC: Final = b"\x1f\x8b"
 QUOTE: Final = ord('"')
@@ -94,14 +99,57 @@ class RejectedFile(Exception):
     """The file as a whole cannot be summarized; str(exc) is the reason."""
 
 
+_ISO_DAY: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+@dataclass(frozen=True)
+class DateLimits:
+    """The days a file may hold. A row dated before `earliest` or after `latest` (ISO days) is skipped
+    as implausible_date; a file whose kept rows hold more than `max_dates` distinct days is rejected.
+
+    The defaults take every real capture (down to a CICFlowMeter build whose clock bug writes 1970
+    dates) and stop a hostile or broken file from making thousands of daily objects: a probe writes a
+    file a day, a long capture spans days or weeks, and a year of days in one file (366) is the most
+    a real file was seen to need, with room to spare."""
+
+    earliest: str = "1970-01-01"
+    latest: str = "2099-12-31"
+    max_dates: int = 366
+
+    def __post_init__(self) -> None:
+        for name, value in (("earliest", self.earliest), ("latest", self.latest)):
+            try:
+                valid = _ISO_DAY.fullmatch(value) is not None and bool(datetime.date.fromisoformat(value))
+            except ValueError:
+                valid = False
+            if not valid:
+                raise ValueError(f"the {name} date must be a day written yyyy-mm-dd, not {value!r}")
+        if self.earliest > self.latest:
+            raise ValueError(f"the earliest date {self.earliest} is after the latest {self.latest}")
+        if self.max_dates < 1:
+            raise ValueError(f"the maximum number of dates per file must be at least 1, not {self.max_dates}")
+
+    def check(self, table: DailyTotals) -> None:
+        """Raise RejectedFile when the table holds more days than a file may."""
+        if len(table.days) > self.max_dates:
+            dates = table.dates()
+            raise RejectedFile(
+                f"too many dates: the rows hold {len(dates):,} distinct days ({dates[0]} to {dates[-1]}), "
+                f"more than the {self.max_dates:,} a file may hold"
+            )
+
+
 @dataclass
 class FileSummary:
-    """Daily totals of one flow file, with what was read and skipped and the duration unit used."""
+    """Daily totals of one flow file, with what was read and skipped, how its columns were found, the
+    duration unit used, and the sha256 of its content after decompression (hex)."""
 
     table: DailyTotals = field(default_factory=DailyTotals)
     rows_read: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
     unit: UnitDecision = field(default_factory=lambda: UnitDecision(MICROSECONDS, "default: no data rows"))
+    layout: LayoutDecision = BY_HEADER
+    digest: str = ""
 
     @property
     def rows_kept(self) -> int:
@@ -144,17 +192,51 @@ def buffered(source: Readable, *, owns: bool = False) -> io.BufferedReader:
     return io.BufferedReader(_RawAdapter(source, owns=owns), 1 << 16)
 
 
-def open_flow_stream(source: Readable) -> io.BufferedIOBase:
+class _Digesting(io.RawIOBase):
+    """The content read through it, hashed on the way (no copy: sha256 reads the caller's buffer)."""
+
+    def __init__(self, source: io.BufferedIOBase) -> None:
+        self._source = source
+        self.sha256 = hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        count = self._source.readinto(buffer)
+        self.sha256.update(buffer[:count])
+        return count
+
+
+@dataclass(frozen=True)
+class FlowStream:
+    stream: io.BufferedIOBase
+    """The lines to read."""
+    content: _Digesting
+    plain: bool
+    """Neither gzip nor bare-CR lines: offsets in the source are offsets in the text (core.ranges)."""
+
+    def digest(self) -> str:
+        """The hex sha256 of the whole content; whatever was not read yet is read first."""
+        while self.stream.read(1 << 16):
+            pass
+        return self.content.sha256.hexdigest()
+
+
+def open_flow_stream(source: Readable) -> FlowStream:
     """A buffered, line-iterable byte stream: gzip input (by magic bytes) is decompressed, and a file
     whose lines end in a bare CR (old Mac) is read as if they ended in LF."""
     reader = buffered(source)
-    stream: io.BufferedIOBase = reader
+    decompressed: io.BufferedIOBase = reader
     if reader.peek(2)[:2] == GZIP_MAGIC:
-        stream = gzip.GzipFile(fileobj=reader, mode="rb")
-    start = stream.peek(_SNIFF_BYTES)[:_SNIFF_BYTES]  # type: ignore[attr-defined]
+        decompressed = gzip.GzipFile(fileobj=reader, mode="rb")
+    content = _Digesting(decompressed)
+    stream: io.BufferedReader = io.BufferedReader(content, 1 << 16)
+    start = stream.peek(_SNIFF_BYTES)[:_SNIFF_BYTES]
+    plain = decompressed is reader
     if b"\r" in start.rstrip(b"\r") and b"\n" not in start:
-        stream = io.BufferedReader(_RawAdapter(stream, cr_to_lf=True), 1 << 16)
-    return stream
+        stream, plain = io.BufferedReader(_RawAdapter(stream, cr_to_lf=True), 1 << 16), False
+    return FlowStream(stream, content, plain)
 
 
 def _decode(raw: bytes) -> str:
@@ -192,8 +274,6 @@ def _column_indexes(header: list[str]) -> dict[str, int]:
     indexes = find_columns(header, SPELLINGS)
     missing = [DISPLAY_NAMES[name] for name in REQUIRED if name not in indexes]
     if missing:
-        if not indexes and _looks_like_data(header):
-            raise RejectedFile("no header line: the first line looks like flow data (IP addresses and numbers)")
         joined = ",".join(header)
         hint = ""
         if len(header) <= 1 and (";" in joined or "\t" in joined):
@@ -361,32 +441,44 @@ class _Caches:
         return date_part if time_ok else b""
 
 
-def summarize_stream(source: Readable) -> FileSummary:
-    """Daily totals of one flow file, read as a stream. Raises RejectedFile for a file we cannot use;
-    no other exception comes from the bytes themselves (only from reading the source)."""
+def summarize_stream(source: Readable, *, limits: DateLimits | None = None) -> FileSummary:
+    """Daily totals of one flow file, read as a stream, within `limits` (default DateLimits()).
+    Raises RejectedFile for a file we cannot use; no other exception comes from the bytes themselves
+    (only from reading the source)."""
+    limits = limits or DateLimits()
     try:
-        stream = open_flow_stream(source)
-        return _summarize_lines(Lines(iter(stream)))
+        flow = open_flow_stream(source)
+        lines = Lines(iter(flow.stream))
+        summary = summarize_rows(lines, read_head(lines), limits)
+        summary.digest = flow.digest()
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise RejectedFile(f"truncated or corrupt gzip data: {exc}") from None
+    limits.check(summary.table)
+    return summary
 
 
 @dataclass(frozen=True)
 class Head:
-    """What the first lines decide for the whole file: the columns, the duration unit, and the byte
-    offset where the data lines start (for readers of byte ranges, core.ranges)."""
+    """What the first lines decide for the whole file: the columns (and how they were found), the
+    duration unit, and the byte offset where the data lines start (for readers of byte ranges,
+    core.ranges)."""
 
     indexes: dict[str, int]
     unit: UnitDecision
     data_start: int
+    layout: LayoutDecision = BY_HEADER
+
+
+_BOM: Final = b"\xef\xbb\xbf"
 
 
 def read_head(lines: Lines) -> Head:
-    """Read the header and look ahead at the first data lines (handed back to `lines`)."""
+    """Read the header (or recognise the layout of a file without one) and look ahead at the first
+    data lines (handed back to `lines`)."""
     consumed = 0
     for line in lines.source:
         consumed += len(line)
-        if line.strip(b"\xef\xbb\xbf \t\r\n"):
+        if line.strip(_BOM + b" \t\r\n"):
             problem = _header_problem(line)
             if problem:
                 raise RejectedFile(problem)
@@ -394,22 +486,33 @@ def read_head(lines: Lines) -> Head:
             break
     else:
         raise RejectedFile("empty file: no header line")
-    indexes = _column_indexes(header)
     ahead = list(itertools.islice(lines.source, EVIDENCE_LINES))
+    layout = BY_HEADER
+    if not find_columns(header, SPELLINGS):  # no name of ours: perhaps no header at all
+        first = line.removeprefix(_BOM)
+        found = recognise(first, ahead)
+        if not isinstance(found, str):
+            header, layout = list(found.layout.columns), found.decision
+            ahead.insert(0, first)
+            consumed -= len(first)
+        elif _looks_like_data(header):
+            raise RejectedFile(
+                "no header line: the first line looks like flow data (IP addresses and numbers), and the rows "
+                f"fit none of the known headerless layouts ({found})"
+            )
+    indexes = _column_indexes(header)
     unit = decide_unit(ahead, indexes[FLOW_DURATION], indexes[TOT_FWD_PKTS], evidence_columns(header))
     lines.push_back(ahead)
-    return Head(indexes, unit, consumed)
+    return Head(indexes, unit, consumed, layout)
 
 
-def _summarize_lines(lines: Lines) -> FileSummary:
-    head = read_head(lines)
-    return summarize_rows(lines, head.indexes, head.unit)
-
-
-def summarize_rows(lines: Lines, indexes: dict[str, int], unit: UnitDecision) -> FileSummary:
-    """The hot loop over the data lines, with the columns and the duration unit already decided."""
-    seconds = unit.unit == SECONDS
-    summary = FileSummary(unit=unit)
+def summarize_rows(lines: Lines, head: Head, limits: DateLimits) -> FileSummary:
+    """The hot loop over the data lines, with the columns and the duration unit already decided.
+    Rows dated outside the limits are skipped; the number of dates is left to the caller to check
+    (a range of a file holds only some of them)."""
+    seconds = head.unit.unit == SECONDS
+    summary = FileSummary(unit=head.unit, layout=head.layout)
+    indexes = head.indexes
 
     i_src, i_dst, i_ts, i_dur, i_pkts = (indexes[name] for name in REQUIRED)
     width = max(indexes.values()) + 1
@@ -506,20 +609,22 @@ def summarize_rows(lines: Lines, indexes: dict[str, int], unit: UnitDecision) ->
         else:
             break
 
-    _normalize(raw_days, summary.table, caches, skipped)
+    _normalize(raw_days, summary.table, caches, skipped, limits)
     summary.rows_read = rows
     return summary
 
 
-def _normalize(raw_days: dict[bytes, Pairs], table: DailyTotals, caches: _Caches, skipped: Counter[str]) -> None:
+def _normalize(
+    raw_days: dict[bytes, Pairs], table: DailyTotals, caches: _Caches, skipped: Counter[str], limits: DateLimits
+) -> None:
     """Move the raw tables into `table` under ISO days and normal IPs, validating each distinct raw
     key once. A pair of plain dotted quads is already normal: it stays, the same bytes object."""
     sums = table.sums
     while raw_days:
         raw_date, pairs = raw_days.popitem()
         day = caches.date(raw_date)
-        if not day:
-            skipped[BAD_TIME] += sum(sums[offset + 2] for offset in pairs.values())
+        if not day or not limits.earliest <= day <= limits.latest:
+            skipped[IMPLAUSIBLE_DATE if day else BAD_TIME] += sum(sums[offset + 2] for offset in pairs.values())
             continue
         for raw_pair in [pair for pair in pairs if NORMAL_IPV4_PAIR.fullmatch(pair) is None]:
             offset = pairs.pop(raw_pair)

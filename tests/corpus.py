@@ -6,17 +6,29 @@ status says why - or ("skipped", {reason: rows}) - the file is summarized, its b
 
 from __future__ import annotations
 
+import datetime
 import gzip
 import random
 from collections.abc import Callable
 
 HEADER = "Flow ID,Src IP,Src Port,Dst IP,Dst Port,Protocol,Timestamp,Flow Duration,Tot Fwd Pkts,Label\n"
 GOOD_ROW = "f,10.0.0.1,1,10.0.0.2,2,6,01/12/2022 10:00:00 AM,100,3,BENIGN\n"
+JAVA_HEADERLESS_ROW = (
+    "10.0.0.1-10.0.0.2-1-2-6,10.0.0.1,1,10.0.0.2,2,6,01/12/2022 10:00:00 AM,100,3," + "0," * 74 + "NeedManualLabel\n"
+)
+"""A row of the Java CICFlowMeter's 84-field layout, as a build that writes no header line leaves it."""
 
 
 def _rows(*bad: str) -> bytes:
     """Two good rows around the bad ones."""
     return (HEADER + GOOD_ROW + "".join(bad) + GOOD_ROW).encode()
+
+
+def _one_row_a_day(days: int) -> bytes:
+    """A file whose rows cover `days` days, from 1 January 2000: more than a file may hold by default (366)."""
+    start = datetime.date(2000, 1, 1)
+    dates = (start + datetime.timedelta(days=n) for n in range(days))
+    return (HEADER + "".join(GOOD_ROW.replace("01/12/2022", f"{day:%d/%m/%Y}") for day in dates)).encode()
 
 
 CORPUS: dict[str, tuple[Callable[[], bytes], str, str | dict[str, int]]] = {
@@ -33,7 +45,18 @@ CORPUS: dict[str, tuple[Callable[[], bytes], str, str | dict[str, int]]] = {
     "binary-garbage.csv": (lambda: bytes(range(256)) * 64, "rejected", "binary data"),
     "random-bytes.csv": (lambda: random.Random(7).randbytes(200_000), "rejected", "binary data"),
     "nul-bytes.csv": (lambda: b"\x00" * 5000, "rejected", "binary data"),
-    "headerless.csv": (lambda: GOOD_ROW.encode() * 3, "rejected", "no header line"),
+    "headerless.csv": (lambda: GOOD_ROW.encode() * 3, "rejected", "fit none of the known headerless layouts"),
+    "headerless-java-layout.csv": (lambda: JAVA_HEADERLESS_ROW.encode() * 2, "skipped", {}),
+    "implausible-dates.csv": (
+        lambda: _rows(
+            "f,10.0.0.1,1,10.0.0.2,2,6,31/12/1969 10:00:00 PM,1,3,x\n",
+            "f,10.0.0.1,1,10.0.0.2,2,6,01/01/2100 10:00:00 AM,1,3,x\n",
+            "f,10.0.0.1,1,10.0.0.2,2,6,15/06/0001 10:00:00 AM,1,3,x\n",
+        ),
+        "skipped",
+        {"implausible_date": 3},
+    ),
+    "too-many-dates.csv": (lambda: _one_row_a_day(400), "rejected", "too many dates: the rows hold 400 distinct days"),
     "gzip-magic-then-garbage.csv.gz": (lambda: b"\x1f\x8b" + bytes(range(256)) * 8, "rejected", "corrupt gzip"),
     "100000-columns.csv": (lambda: ",".join(f"c{n}" for n in range(100_000)).encode(), "rejected", "missing required"),
     "cr-only-lines.csv": (lambda: _rows().replace(b"\n", b"\r"), "skipped", {}),

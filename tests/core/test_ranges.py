@@ -17,7 +17,7 @@ from core.flows import FileSummary, RejectedFile, summarize_stream
 from core.ranges import _LinesBefore, _Quoted, open_at, plan, run_plan, summarize_path, summarize_ranges
 from local.samples import device_pairs, write_flows
 
-REALDATA = Path(__file__).resolve().parents[3] / "shared" / "realdata"
+REALDATA = Path(os.environ.get("REALDATA", Path(__file__).resolve().parents[3] / "shared" / "realdata"))
 HEADER = b"Src IP,Dst IP,Timestamp,Flow Duration,Tot Fwd Pkts\n"
 
 
