@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import datetime
 import functools
-import gzip
-import hashlib
 import io
 import logging
 import math
@@ -26,7 +24,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from core import layout, ranges
-from core.flows import GZIP_MAGIC, FileSummary, Readable, RejectedFile, buffered, summarize_stream
+from core.flows import FileSummary, RejectedFile, summarize_stream
 from core.ranges import usable_cores
 from core.status import (
     DUPLICATE,
@@ -170,11 +168,12 @@ def summarize_object(
         return status
 
     summary: FileSummary | None = None
-    digest = reason = ""
+    reason = ""
     try:
-        summary, digest = read_version(store, raw_key, upload, jobs)
+        summary = read_version(store, raw_key, upload, settings, jobs)
     except RejectedFile as exc:
         reason = str(exc)
+    digest = summary.digest if summary is not None else ""
     if summary is not None:
         owner = claim_content(store, raw_key, digest, token)
         if owner:
@@ -312,46 +311,14 @@ def publish(store: Store, status: FileStatus, summary: FileSummary | None) -> No
         store.delete(layout.summary_key(date, status.source))
 
 
-def read_version(store: Store, raw_key: str, upload: Upload, jobs: int) -> tuple[FileSummary, str]:
-    """Summarize exactly the version claimed, with the digest of its decompressed content: streamed, or
-    in byte ranges on `jobs` processes when it is large enough (core.ranges; the same result)."""
+def read_version(store: Store, raw_key: str, upload: Upload, settings: Settings, jobs: int) -> FileSummary:
+    """Summarize exactly the version claimed, within the stack's date limits: streamed, or in byte
+    ranges on `jobs` processes when it is large enough (core.ranges; the same result and digest)."""
     if jobs > 1 and upload.size >= 2 * ranges.MIN_BYTES_PER_JOB:
         opener = functools.partial(open_object_at, store.bucket, raw_key, upload.version_id)
-        # Read again for the digest: a thread running beside the forked range readers could hold a lock
-        # they inherit. TODO(core-reader): FileSummary.digest, computed by core, removes this read.
-        return ranges.summarize_ranges(opener, upload.size, jobs), _content_digest(store, raw_key, upload)
+        return ranges.summarize_ranges(opener, upload.size, jobs, limits=settings.date_limits)
     with store.open_version(raw_key, upload.version_id) as body:
-        content = ContentDigest(body)
-        summary = summarize_stream(content)
-        return summary, content.hexdigest()
-
-
-class ContentDigest:
-    """The decompressed bytes of a flow file, hashed as they are read (sha256). Core's reader is handed
-    them already decompressed; it reads to the end of a file it summarizes.
-    TODO(core-reader): FileSummary.digest replaces this class once core computes it."""
-
-    def __init__(self, source: Readable) -> None:
-        reader = buffered(source)
-        self._stream: Readable = (
-            gzip.GzipFile(fileobj=reader, mode="rb") if reader.peek(2)[:2] == GZIP_MAGIC else reader
-        )
-        self._sha256 = hashlib.sha256()
-
-    def read(self, size: int = -1, /) -> bytes:
-        data = self._stream.read(size)
-        self._sha256.update(data)
-        return data
-
-    def hexdigest(self) -> str:
-        while self.read(1 << 20):
-            pass
-        return self._sha256.hexdigest()
-
-
-def _content_digest(store: Store, raw_key: str, upload: Upload) -> str:
-    with store.open_version(raw_key, upload.version_id) as body:
-        return ContentDigest(body).hexdigest()
+        return summarize_stream(body, limits=settings.date_limits)
 
 
 def finish(store: Store, settings: Settings, status: FileStatus) -> None:
