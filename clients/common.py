@@ -84,7 +84,9 @@ def run_cli(action: Callable[[], int], interrupted: Callable[[], str] = lambda: 
     (EXIT_PIPE); Ctrl-C prints one line (`interrupted()`: what was done and how to resume) and exits
     EXIT_INTERRUPTED."""
     try:
-        return action()
+        code = action()
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's flush at exit
+        return code
     except Failure as exc:
         return exc.report()
     except BrokenPipeError:

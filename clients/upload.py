@@ -59,11 +59,10 @@ class Session:
 
     planned: list[Planned] = field(default_factory=list)
     uploaded: list[Uploaded] = field(default_factory=list)
-    waiting: bool = False
 
     def interrupted(self) -> str:
         done, total = len(self.uploaded), len(self.planned)
-        if self.waiting:
+        if total and done == total:
             return (
                 f"all {total} file(s) were uploaded and are being processed; follow them with "
                 "`python -m clients.status`"
@@ -268,7 +267,6 @@ def run(args: argparse.Namespace, session: Session) -> int:
         progress.say(f"uploaded {len(session.uploaded)} file(s) to s3://{stack.bucket}/ ({where})")
         if not args.wait:
             return 0
-        session.waiting = True
         return wait(stack.store(), session.uploaded, args.timeout, progress)
 
 
