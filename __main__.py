@@ -7,7 +7,14 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_aws as aws
 
-from core.layout import CONSOLIDATED_PREFIX, RAW_PREFIX, REJECTED_PREFIX, STATUS_PREFIX, SUMMARIES_PREFIX
+from core.layout import (
+    CONSOLIDATED_PREFIX,
+    CONTENT_PREFIX,
+    RAW_PREFIX,
+    REJECTED_PREFIX,
+    STATUS_PREFIX,
+    SUMMARIES_PREFIX,
+)
 from handlers import config as env
 from infra import policy
 from infra.alarms import failed_records_alarm, stack_namespace
@@ -19,11 +26,6 @@ from infra.queues import QueueArgs, QueueWithDlq
 from infra.settings import VISIBILITY_PER_TIMEOUT, batching_window, load
 from infra.storage import DataBucket, DataBucketArgs
 from infra.worker import RUNTIME, Worker, WorkerArgs
-
-CONTENT_PREFIX = "content/"
-"""Content-identity records (summarize, IfNoneMatch): core.layout's constant once that change lands."""
-EARLIEST_DATE, LATEST_DATE, MAX_DATES_PER_FILE = ("EARLIEST_DATE", "LATEST_DATE", "MAX_DATES_PER_FILE")
-"""handlers.config's names once that change lands."""
 
 settings = load(pulumi.Config())
 region = aws.get_region().region
@@ -153,9 +155,9 @@ summarize = Worker(
             env.BUCKET_NAME: data.bucket.bucket,
             env.CONSOLIDATE_QUEUE_URL: consolidate.queue.url,
             env.DELETE_RAW: "true" if settings.delete_raw_after_summarize else "false",
-            EARLIEST_DATE: settings.earliest_date,
-            LATEST_DATE: settings.latest_date,
-            MAX_DATES_PER_FILE: str(settings.max_dates_per_file),
+            env.EARLIEST_DATE: settings.earliest_date,
+            env.LATEST_DATE: settings.latest_date,
+            env.MAX_DATES_PER_FILE: str(settings.max_dates_per_file),
         },
         arns=[data.bucket.arn, ingest.queue.arn, consolidate.queue.arn],
         statements=summarize_statements,

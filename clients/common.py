@@ -15,7 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -41,10 +41,73 @@ EXIT_BAD_IP: Final = 3
 EXIT_UNKNOWN_PAIR: Final = 4
 EXIT_NO_BUCKET: Final = 5
 EXIT_UNREACHABLE: Final = 6
+EXIT_INTERRUPTED: Final = 130
+"""128 + SIGINT, as a shell reports a command stopped by Ctrl-C."""
+EXIT_PIPE: Final = 141
+"""128 + SIGPIPE: the reader of stdout went away (`| head`), as a shell reports it."""
 EXIT_CODES_HELP: Final = (
     "exit status: 0 success; 1 a file was rejected or the wait timed out; 2 bad usage; 3 invalid IP address; "
     "4 unknown pair; 5 bucket not configured or missing; 6 endpoint unreachable or no credentials"
 )
+USAGE: Final = (EXIT_USAGE, "bad usage")
+NO_BUCKET: Final = (EXIT_NO_BUCKET, "bucket not configured or missing")
+UNREACHABLE: Final = (EXIT_UNREACHABLE, "endpoint unreachable or no credentials")
+INTERRUPTED: Final = (EXIT_INTERRUPTED, "interrupted (Ctrl-C)")
+CLOSED_PIPE: Final = (EXIT_PIPE, "its output pipe was closed (e.g. by `| head`)")
+
+
+def exit_codes(*codes: tuple[int, str]) -> str:
+    """The --help epilog of one command: its own exit codes, in order."""
+    return "exit status: 0 success; " + "; ".join(f"{code} {meaning}" for code, meaning in sorted(codes))
+
+
+def branch_name(text: str) -> str:
+    """argparse type of --branch: one non-empty path segment (the branch is a folder of raw/)."""
+    if not text.strip() or "/" in text or text in (".", ".."):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a branch name: one non-empty name without '/'")
+    return text
+
+
+def seconds(text: str) -> float:
+    """argparse type of a duration: a number of seconds, zero or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: the number of seconds must be zero or more")
+    return value
+
+
+def run_cli(action: Callable[[], int], interrupted: Callable[[], str] = lambda: "nothing was left half done") -> int:
+    """Run a command's work: a Failure is one line and its code; a closed stdout pipe ends quietly
+    (EXIT_PIPE); Ctrl-C prints one line (`interrupted()`: what was done and how to resume) and exits
+    EXIT_INTERRUPTED."""
+    try:
+        code = action()
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's flush at exit
+        return code
+    except Failure as exc:
+        return exc.report()
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_PIPE
+    except KeyboardInterrupt:
+        print(f"interrupted: {interrupted()}", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's final flush does not fail on the closed pipe too."""
+    try:
+        descriptor = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return  # not a file descriptor (a test's capture): nothing is flushed at exit
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, descriptor)
+    os.close(null)
+
+
 LOCAL_OUTPUTS: Final = "local-outputs.json"
 RETRIES: Final = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=5, read_timeout=60)
 LOCAL_CREDENTIALS: Final = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}

@@ -13,7 +13,19 @@ import argparse
 import time
 from collections.abc import Sequence
 
-from clients.common import EXIT_CODES_HELP, EXIT_FAILED, Failure, Stack, add_stack_arguments
+from clients.common import (
+    CLOSED_PIPE,
+    EXIT_FAILED,
+    INTERRUPTED,
+    NO_BUCKET,
+    UNREACHABLE,
+    USAGE,
+    Failure,
+    Stack,
+    add_stack_arguments,
+    exit_codes,
+    run_cli,
+)
 from core import layout
 from core.status import REJECTED, FileStatus
 from storage.consolidated import Source, State, read_generation
@@ -26,7 +38,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Delete consolidated/ and rebuild it (file ledgers, shard tables, traffic_stats.csv) "
         "from the published summaries of every file. Pause uploads first; files still being summarized "
         "or consolidated make it stop unless --force is given.",
-        epilog=EXIT_CODES_HELP,
+        epilog=exit_codes(
+            (EXIT_FAILED, "files are in flight (without --force), or AWS refused a request"),
+            USAGE,
+            NO_BUCKET,
+            UNREACHABLE,
+            INTERRUPTED,
+            CLOSED_PIPE,
+        ),
     )
     parser.add_argument("--batch", type=int, default=50, help="files applied together (default: 50)")
     parser.add_argument("--force", action="store_true", help="rebuild even while files are in flight")
@@ -35,12 +54,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.batch < 1:
         parser.error("--batch must be at least 1")
-    try:
+    started: list[bool] = []
+
+    def run() -> int:
         stack = Stack.from_args(args)
         with stack.errors():
+            started.append(True)
             return rebuild(stack.store(), args.batch, args.force, args.quiet)
-    except Failure as exc:
-        return exc.report()
+
+    return run_cli(run, lambda: INCOMPLETE if started else "nothing was changed")
+
+
+INCOMPLETE = (
+    "consolidated/ may be partly rebuilt, and statistics and exports are incomplete until "
+    "`python -m clients.rebuild` runs again to its end"
+)
 
 
 def rebuild(store: Store, batch: int, force: bool, quiet: bool) -> int:

@@ -6,7 +6,19 @@ import argparse
 import time
 from collections.abc import Sequence
 
-from clients.common import EXIT_CODES_HELP, Failure, Stack, add_stack_arguments
+from clients.common import (
+    CLOSED_PIPE,
+    EXIT_FAILED,
+    INTERRUPTED,
+    NO_BUCKET,
+    UNREACHABLE,
+    USAGE,
+    Stack,
+    add_stack_arguments,
+    branch_name,
+    exit_codes,
+    run_cli,
+)
 from clients.upload import describe
 from core import layout
 from core.layout import branch_of
@@ -17,18 +29,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m clients.status",
         description="List uploaded files with their state and row counts, and the dead-letter queue depths.",
-        epilog=EXIT_CODES_HELP,
+        epilog=exit_codes(
+            (EXIT_FAILED, "AWS refused a request"), USAGE, NO_BUCKET, UNREACHABLE, INTERRUPTED, CLOSED_PIPE
+        ),
     )
-    parser.add_argument("--branch", help="only this branch")
+    parser.add_argument("--branch", type=branch_name, help="only this branch")
     parser.add_argument("--state", choices=STATES, help="only files in this state")
     add_stack_arguments(parser)
     args = parser.parse_args(argv)
-    try:
-        stack = Stack.from_args(args)
-        with stack.errors():
-            show(stack, args.branch, args.state)
-    except Failure as exc:
-        return exc.report()
+    return run_cli(lambda: run(args))
+
+
+def run(args: argparse.Namespace) -> int:
+    stack = Stack.from_args(args)
+    with stack.errors():
+        show(stack, args.branch, args.state)
     return 0
 
 

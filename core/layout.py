@@ -15,6 +15,7 @@ RAW_PREFIX: Final = "raw/"
 REJECTED_PREFIX: Final = "rejected/"
 STATUS_PREFIX: Final = "status/"
 SUMMARIES_PREFIX: Final = "summaries/"
+CONTENT_PREFIX: Final = "content/"
 CONSOLIDATED_PREFIX: Final = "consolidated/"
 FILES_PREFIX: Final = "consolidated/files/"
 PENDING_PREFIX: Final = "consolidated/pending/"
@@ -76,6 +77,12 @@ def raw_key_of_status(key: str) -> str:
 
 def rejected_key(raw_key: str) -> str:
     return REJECTED_PREFIX + relative(raw_key)
+
+
+def content_key(digest: str) -> str:
+    """The record naming the one live file whose current generation has this content (hex sha256 of
+    the decompressed bytes): how the same content counts once, whatever its name, branch or compression."""
+    return f"{CONTENT_PREFIX}{digest}.json"
 
 
 def summary_key(date: str, source: str) -> str:

@@ -7,7 +7,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, TypedDict, TypeVar
+from typing import Any, NamedTuple, TypedDict, TypeVar
 from urllib.parse import unquote_plus
 
 from storage.store import transient
@@ -54,12 +54,19 @@ def process_batch(event: dict[str, Any], record_handler: Callable[[SqsRecord], N
     return {"batchItemFailures": failures}
 
 
-def s3_object_keys(body: str) -> Iterator[str]:
-    """Keys (URL-decoded) of the S3 notification in an SQS body; s3:TestEvent has no Records."""
+class S3Object(NamedTuple):
+    key: str
+    version_id: str
+    """The version the event announced ("" in an unversioned bucket)."""
+
+
+def s3_objects(body: str) -> Iterator[S3Object]:
+    """Objects (keys URL-decoded) of the S3 notification in an SQS body; s3:TestEvent has no Records."""
     message = json.loads(body)
     for record in message.get("Records", []):
         if str(record.get("eventName", "")).startswith("ObjectCreated"):
-            yield unquote_plus(record["s3"]["object"]["key"])
+            found = record["s3"]["object"]
+            yield S3Object(unquote_plus(found["key"]), str(found.get("versionId") or ""))
 
 
 def log_outcome(message: str, **fields: Any) -> None:

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from core.flows import DateLimits
 
 BUCKET_NAME = "BUCKET_NAME"
 CONSOLIDATE_QUEUE_URL = "CONSOLIDATE_QUEUE_URL"
 DELETE_RAW = "DELETE_RAW"
 STATS_REBUILD_SECONDS = "STATS_REBUILD_SECONDS"
 DEFAULT_STATS_REBUILD_SECONDS = 300
+EARLIEST_DATE = "EARLIEST_DATE"
+LATEST_DATE = "LATEST_DATE"
+MAX_DATES_PER_FILE = "MAX_DATES_PER_FILE"
 
 
 @dataclass(frozen=True)
@@ -19,6 +24,7 @@ class Settings:
     delete_raw: bool
     stats_rebuild_seconds: int = DEFAULT_STATS_REBUILD_SECONDS
     """How long after a consolidation traffic_stats.csv is rebuilt (the tick's delay)."""
+    date_limits: DateLimits = field(default_factory=DateLimits)
 
 
 def summarize_settings() -> Settings:
@@ -26,7 +32,22 @@ def summarize_settings() -> Settings:
         bucket=os.environ[BUCKET_NAME],
         consolidate_queue_url=os.environ[CONSOLIDATE_QUEUE_URL],
         delete_raw=os.environ.get(DELETE_RAW, "true").lower() == "true",
+        date_limits=date_limits(),
     )
+
+
+def date_limits() -> DateLimits:
+    """The days a file may hold; core's defaults for a variable unset or empty. A bad value fails every
+    invocation (ValueError naming it), as a wrong setting should."""
+    defaults = DateLimits()
+    try:
+        return DateLimits(
+            earliest=os.environ.get(EARLIEST_DATE) or defaults.earliest,
+            latest=os.environ.get(LATEST_DATE) or defaults.latest,
+            max_dates=int(os.environ.get(MAX_DATES_PER_FILE) or defaults.max_dates),
+        )
+    except ValueError as exc:
+        raise ValueError(f"{EARLIEST_DATE}, {LATEST_DATE} or {MAX_DATES_PER_FILE}: {exc}") from None
 
 
 def consolidate_settings() -> Settings:

@@ -254,10 +254,17 @@ class Store:
                 if error_code(exc) not in LOST_RACE | ABSENT:
                     raise
             return
+        self.delete_versions(key, self.versions_through(key, version_id))
+
+    def versions_through(self, key: str, version_id: str) -> list[str]:
+        """This version of the object and every older one, oldest first ([] when it is gone)."""
         versions = self.versions(key)
         if version_id not in versions:
-            return
-        for version in reversed(versions[versions.index(version_id) :]):
+            return []
+        return list(reversed(versions[versions.index(version_id) :]))
+
+    def delete_versions(self, key: str, versions: list[str]) -> None:
+        for version in versions:
             self.s3.delete_object(Bucket=self.bucket, Key=key, VersionId=version)
 
     def get_range(self, key: str, start: int, end: int) -> bytes | None:

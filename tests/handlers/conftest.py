@@ -31,8 +31,10 @@ def sqs_event(*bodies: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def s3_notification(key: str) -> dict[str, Any]:
-    return {"Records": [{"eventName": "ObjectCreated:Put", "s3": {"object": {"key": quote_plus(key)}}}]}
+def s3_notification(key: str, version_id: str = "") -> dict[str, Any]:
+    """An S3 event; in a versioned bucket S3 names the version created (`versionId`)."""
+    announced = {"versionId": version_id} if version_id else {}
+    return {"Records": [{"eventName": "ObjectCreated:Put", "s3": {"object": {"key": quote_plus(key), **announced}}}]}
 
 
 IN_PROCESS_CALLS: list[dict[str, Any]] = []
