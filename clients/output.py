@@ -1,10 +1,13 @@
-"""What the clients that write files share: `-o -` is stdout, targets checked before any work, a file
-appears whole or not at all, a closed pipe ends quietly, Ctrl-C is one line and exit 130, and each
---help lists only its own exit codes."""
+"""What the analyst's clients share: `-o -` is stdout, targets checked before any work, a file appears
+whole or not at all, a closed pipe ends quietly, Ctrl-C is one line and exit 130, each --help lists only
+its own exit codes; and the unusual-day rule's arguments (--sigma, --min-days) with one set of defaults."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import datetime
+import math
 import os
 import sys
 import tempfile
@@ -13,8 +16,14 @@ from pathlib import Path
 from typing import Final, TextIO
 
 from clients.common import EXIT_USAGE, Failure
+from core.anomalies import MIN_BASELINE
 
 STDOUT: Final = "-"
+DEFAULT_SIGMA: Final = 3.0
+"""Under a normal spread, |z| >= 2 happens on about 1 day in 22 by chance: a month of history would show one
+or two ordinary days as unusual every time. |z| >= 3 is about 1 in 370 (and leave-one-out z of a short
+history has heavier tails still), so what is listed is worth a look; export and anomalies agree."""
+DEFAULT_MIN_DAYS: Final = 7
 EXIT_INTERRUPTED: Final = 130
 EXIT_CLOSED_PIPE: Final = 141
 """128 + SIGPIPE: what a shell reports for a writer whose reader went away."""
@@ -97,3 +106,51 @@ def run_cli(work: Callable[[], int]) -> int:
         with contextlib.suppress(OSError, ValueError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_CLOSED_PIPE
+
+
+def iso_date(text: str) -> str:
+    try:
+        return datetime.date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from None
+
+
+def _sigma(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a positive number of standard deviations: {text!r}")
+    return value
+
+
+def _baseline_days(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < MIN_BASELINE:
+        raise argparse.ArgumentTypeError(
+            f"must be an integer of at least {MIN_BASELINE} (a standard deviation needs two days): {text!r}"
+        )
+    return value
+
+
+def add_rule_arguments(parser: argparse.ArgumentParser) -> None:
+    """--sigma and --min-days: the rule of core.anomalies, the same defaults in every client."""
+    parser.add_argument(
+        "--sigma",
+        type=_sigma,
+        default=DEFAULT_SIGMA,
+        metavar="K",
+        help=f"a day is unusual when its total lies at least K standard deviations from the pair's other days "
+        f"(default {DEFAULT_SIGMA:g})",
+    )
+    parser.add_argument(
+        "--min-days",
+        type=_baseline_days,
+        default=DEFAULT_MIN_DAYS,
+        metavar="N",
+        help=f"judge a day only against at least N other days of the pair (default {DEFAULT_MIN_DAYS}, at least 2)",
+    )
