@@ -121,7 +121,7 @@ def _plot(store: Store, judged: Judged, sigma: float) -> tuple[str, str]:
         days,
         judged.baseline,
         sigma=sigma,
-        unusual=[judged.date],
+        unusual=[judged],
         judged=judged,
         baseline_name="the other days",
     )
@@ -133,9 +133,10 @@ def _plot(store: Store, judged: Judged, sigma: float) -> tuple[str, str]:
 
 STYLE: Final = """
 body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
-table { border-collapse: collapse; font-size: 13px; }
-th, td { padding: 3px 8px; border-bottom: 1px solid #ddd; text-align: right; white-space: nowrap; }
-th { background: #f2f4f7; position: sticky; top: 0; }
+h1 { font-size: 1.3em; } h2 { font-size: 1.05em; margin-top: 1.5em; }
+table { border-collapse: collapse; font-size: 12px; }
+th, td { padding: 3px 6px; border-bottom: 1px solid #ddd; text-align: right; white-space: nowrap; }
+th { background: #f2f4f7; position: sticky; top: 0; white-space: normal; vertical-align: bottom; }
 td.ip, th.ip { text-align: left; font-family: ui-monospace, monospace; }
 img { max-width: 100%; border: 1px solid #ddd; margin-bottom: 1.5em; }
 """

@@ -148,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
         if png is not None:
             from clients.plot import draw
 
-            draw(png, pair, shown, stats, sigma=args.sigma, unusual=[j.date for j in found])
+            draw(png, pair, shown, stats, sigma=args.sigma, unusual=found)
         write_rows(out, pair, shown, stats)
     if output != STDOUT:
         print(f"wrote {output}" + (f" ({len(shown)} of {len(days)} days)" if len(shown) < len(days) else ""), file=info)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Sequence
+from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -76,7 +77,7 @@ def figure(
     baseline: PairStats,
     *,
     sigma: float,
-    unusual: Sequence[str] = (),
+    unusual: Sequence[Judged] = (),
     judged: Judged | None = None,
     baseline_name: str = "all days",
 ) -> Figure:
@@ -97,6 +98,7 @@ def figure(
     )
     fig, axes = plt.subplots(2, 1, figsize=(10, 7.5), sharex=True, layout="constrained")
     marker_size = 5 if len(calendar) <= 60 else 2.5
+    k = Fraction(sigma)
     for ax, (label, field, unit_scale, raw_mean, raw_std) in zip(axes, metrics, strict=True):
         mean, std = raw_mean / unit_scale, raw_std / unit_scale
         values = [
@@ -120,10 +122,16 @@ def figure(
             spread = f"mean {_number(mean, digits)}, σ = 0: the same total every day ({baseline_name})"
         ax.axhline(mean, color="tab:blue", linewidth=1.2, label=f"mean of {baseline_name}")
         ax.plot(points, values, marker="o", markersize=marker_size, color="black", linewidth=1, label="daily total")
-        marked = [(p, v) for p, d, v in zip(points, calendar, values, strict=True) if d.isoformat() in unusual]
+        # A day is marked in the panel of the metric that reached K, not in both.
+        beyond = {j.date for j in unusual if (j.z_duration if field == "duration" else j.z_packets).at_least(k)}
+        marked = [(p, v) for p, d, v in zip(points, calendar, values, strict=True) if d.isoformat() in beyond]
         if marked:
             ax.scatter(
-                *zip(*marked, strict=True), color="tab:red", s=70, zorder=3, label=f"≥ {sigma:g}σ from its other days"
+                *zip(*marked, strict=True),
+                color="tab:red",
+                s=70,
+                zorder=3,
+                label=f"≥ {sigma:g}σ from the pair's other days",
             )
         if judged is not None:
             ax.axvline(

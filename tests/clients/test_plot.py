@@ -15,7 +15,7 @@ pytest.importorskip("matplotlib")
 from matplotlib.figure import Figure
 
 from clients.plot import draw, figure
-from core.anomalies import judge, sums_of
+from core.anomalies import judge, sums_of, unusual_days
 from core.counts import Counts
 from core.stats import Days, pair_stats
 
@@ -61,7 +61,7 @@ def keep(fig: Figure, name: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize("span", [1, 2, 5, 20])
 def test_up_to_a_month_one_labelled_tick_per_day(span: int, tmp_path: Path) -> None:
     days = history(span, spike=span - 1 if span >= 5 else None)
-    fig = figure(PAIR, days, pair_stats(days), sigma=3, unusual=[max(days)] if span >= 5 else [])
+    fig = figure(PAIR, days, pair_stats(days), sigma=3, unusual=unusual_days(PAIR, days, 3, 2))
     text = labels(fig)
     calendar = [START + datetime.timedelta(days=n) for n in range(span)]
     assert [t.split("\n")[0] for t in text] == [f"{d:%d %b}" for d in calendar]
@@ -72,7 +72,7 @@ def test_up_to_a_month_one_labelled_tick_per_day(span: int, tmp_path: Path) -> N
 
 def test_a_year_has_monthly_ticks_and_thousands_separators(tmp_path: Path) -> None:
     days = history(365, spike=200)
-    fig = figure(PAIR, days, pair_stats(days), sigma=3, unusual=[(START + datetime.timedelta(days=200)).isoformat()])
+    fig = figure(PAIR, days, pair_stats(days), sigma=3, unusual=unusual_days(PAIR, days, 3, 7))
     text = labels(fig)
     assert text[0] == "Mar 2024" and text[-1] == "Feb 2025" and len(text) == len(set(text)) == 12
     fig.canvas.draw()
@@ -87,7 +87,7 @@ def test_a_judged_day_and_its_z_are_in_the_title_against_the_other_days(tmp_path
     date = (START + datetime.timedelta(days=12)).isoformat()
     judged = judge(date, PAIR, days[date], sums_of(days))
     assert judged is not None
-    fig = figure(PAIR, days, judged.baseline, sigma=3, unusual=[date], judged=judged, baseline_name="the other days")
+    fig = figure(PAIR, days, judged.baseline, sigma=3, unusual=[judged], judged=judged, baseline_name="the other days")
     title = fig.get_suptitle()
     assert f"on {date}: z = +{judged.z[0]:.1f} (flow duration)" in title and "19 other days" in title
     legend_clear_of_the_axes(fig)
@@ -103,3 +103,13 @@ def test_sigma_zero_and_a_single_day_are_said(tmp_path: Path) -> None:
     assert "σ undefined" in fig.axes[1].get_title(loc="right")
     draw(tmp_path / "flat.png", PAIR, flat, pair_stats(flat), sigma=3)
     assert (tmp_path / "flat.png").stat().st_size > 10_000
+
+
+def test_a_day_is_marked_only_in_the_panel_of_the_metric_that_reached_k() -> None:
+    days = history(20, spike=12)
+    date = (START + datetime.timedelta(days=12)).isoformat()
+    days[date] = Counts(days[date].duration, 12_000, 10)  # packets as usual
+    judged = judge(date, PAIR, days[date], sums_of(days))
+    assert judged is not None and abs(judged.z[0]) >= 3 > abs(judged.z[1])
+    fig = figure(PAIR, days, judged.baseline, sigma=3, unusual=[judged], judged=judged)
+    assert [len(ax.collections) for ax in fig.axes] == [1, 0]
