@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Sequence
-from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -98,7 +97,6 @@ def figure(
     )
     fig, axes = plt.subplots(2, 1, figsize=(10, 7.5), sharex=True, layout="constrained")
     marker_size = 5 if len(calendar) <= 60 else 2.5
-    k = Fraction(sigma)
     for ax, (label, field, unit_scale, raw_mean, raw_std) in zip(axes, metrics, strict=True):
         mean, std = raw_mean / unit_scale, raw_std / unit_scale
         values = [
@@ -123,7 +121,7 @@ def figure(
         ax.axhline(mean, color="tab:blue", linewidth=1.2, label=f"mean of {baseline_name}")
         ax.plot(points, values, marker="o", markersize=marker_size, color="black", linewidth=1, label="daily total")
         # A day is marked in the panel of the metric that reached K, not in both.
-        beyond = {j.date for j in unusual if (j.z_duration if field == "duration" else j.z_packets).at_least(k)}
+        beyond = {j.date for j in unusual if (j.z_duration if field == "duration" else j.z_packets).at_least(sigma)}
         marked = [(p, v) for p, d, v in zip(points, calendar, values, strict=True) if d.isoformat() in beyond]
         if marked:
             ax.scatter(

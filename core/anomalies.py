@@ -69,26 +69,51 @@ def sums_of(days: Mapping[str, Counts]) -> Sums:
     )
 
 
-@dataclass(frozen=True)
-class ZScore:
-    """z of one metric: the float rounded once, and the exact square (None: infinite) to compare with K."""
-
-    value: float
-    square: Fraction | None
-
-    def at_least(self, sigma: Fraction) -> bool:
-        return self.square is None or self.square >= sigma * sigma
+def _ratio(sigma: float) -> tuple[int, int]:
+    """K as an exact ratio of integers (a float is one)."""
+    return Fraction(sigma).as_integer_ratio()
 
 
-def _z(total: int, m: int, sum_: int, squares: int) -> ZScore:
-    """(total - mean) / std of a baseline of m values with sum `sum_` and sum of squares `squares`:
-    with a = m·total - Σ and V = mΣx² - (Σx)², z² = a²(m - 1) / (mV) exactly."""
+def _z_square(total: int, m: int, sum_: int, squares: int) -> tuple[int, int]:
+    """z² of `total` against a baseline of m values with sum `sum_` and sum of squares `squares`, as
+    (numerator, denominator): with a = m·total - Σ and V = mΣx² - (Σx)², z² = a²(m - 1) / (mV).
+    A denominator of 0 means an infinite z (V = 0, a ≠ 0); V = 0 and a = 0 is z = 0."""
     a = m * total - sum_
     spread = m * squares - sum_ * sum_
     if spread == 0:
-        return ZScore(0.0, Fraction(0)) if a == 0 else ZScore(math.copysign(math.inf, a), None)
-    numerator, denominator = a * a * (m - 1), m * spread
-    return ZScore(math.copysign(sqrt_of_ratio(numerator, denominator), a), Fraction(numerator, denominator))
+        return (1, 0) if a else (0, 1)
+    return a * a * (m - 1), m * spread
+
+
+def _reaches(square: tuple[int, int], k: tuple[int, int]) -> bool:
+    """|z| >= K, exactly: z² = n/d against K² = p²/q²."""
+    (n, d), (p, q) = square, k
+    return d == 0 or n * q * q >= p * p * d
+
+
+@dataclass(frozen=True)
+class ZScore:
+    """z of one metric: the float rounded once, and its exact square to compare with K."""
+
+    value: float
+    square: tuple[int, int]
+
+    def at_least(self, sigma: float) -> bool:
+        return _reaches(self.square, _ratio(sigma))
+
+
+def _z(total: int, m: int, sum_: int, squares: int) -> ZScore:
+    square = _z_square(total, m, sum_, squares)
+    a = m * total - sum_
+    if square[1] == 0:
+        return ZScore(math.copysign(math.inf, a), square)
+    return ZScore(math.copysign(sqrt_of_ratio(*square), a) if a else 0.0, square)
+
+
+def _rest(total: Counts, sums: Sums) -> tuple[int, int, int, int, int]:
+    """The running sums of the other days: all days' minus this one's."""
+    d, p = total.duration, total.packets
+    return sums.n - 1, sums.duration - d, sums.duration_squares - d * d, sums.packets - p, sums.packet_squares - p * p
 
 
 @dataclass(frozen=True)
@@ -109,8 +134,7 @@ class Judged:
 
     def unusual(self, sigma: float) -> bool:
         """At least `sigma` standard deviations from the baseline on either metric (exactly)."""
-        k = Fraction(sigma)
-        return self.z_duration.at_least(k) or self.z_packets.at_least(k)
+        return self.z_duration.at_least(sigma) or self.z_packets.at_least(sigma)
 
     def order(self) -> tuple[float, str, str]:
         """Sort key: the larger |z| first, then SrcIP, DstIP."""
@@ -136,32 +160,33 @@ class Judged:
 def judge(date: str, pair: Pair, total: Counts, sums: Sums) -> Judged | None:
     """The day's total against the pair's other days: `sums` are over all its days, this one included.
     None when fewer than two other days remain (no standard deviation)."""
-    m = sums.n - 1
+    m, *rest = _rest(total, sums)
     if m < MIN_BASELINE:
         return None
-    d, p = total.duration, total.packets
-    rest = (m, sums.duration - d, sums.duration_squares - d * d, sums.packets - p, sums.packet_squares - p * p)
     return Judged(
         date,
         pair,
         total,
-        stats_of_sums(list(rest)),
-        _z(d, m, rest[1], rest[2]),
-        _z(p, m, rest[3], rest[4]),
+        stats_of_sums([m, *rest]),
+        _z(total.duration, m, rest[0], rest[1]),
+        _z(total.packets, m, rest[2], rest[3]),
     )
 
 
 def unusual(day: Iterable[tuple[Pair, Counts, Sums]], date: str, sigma: float, min_days: int) -> list[Judged]:
     """The pairs of one day whose total is at least `sigma` std from a baseline of at least `min_days`
     other days, sorted by the larger |z| (descending), then SrcIP, DstIP."""
+    k, least = _ratio(sigma), max(min_days, MIN_BASELINE)
     found = []
     for pair, total, sums in day:
-        if sums.n - 1 < max(min_days, MIN_BASELINE):
-            continue
-        judged = judge(date, pair, total, sums)
-        if judged is not None and judged.unusual(sigma):
-            found.append(judged)
-    return sorted(found, key=Judged.order)
+        m, duration, duration_squares, packets, packet_squares = _rest(total, sums)
+        # Integers only for the many ordinary pairs; the floats of the few flagged ones are computed after.
+        if m >= least and (
+            _reaches(_z_square(total.duration, m, duration, duration_squares), k)
+            or _reaches(_z_square(total.packets, m, packets, packet_squares), k)
+        ):
+            found.append(judge(date, pair, total, sums))
+    return sorted((j for j in found if j is not None), key=Judged.order)
 
 
 def unusual_days(pair: Pair, days: Mapping[str, Counts], sigma: float, min_days: int) -> list[Judged]:
