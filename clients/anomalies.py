@@ -24,6 +24,7 @@ from typing import Final, TextIO
 from clients.common import EXIT_UNKNOWN_PAIR, EXIT_USAGE, Failure, Stack, add_stack_arguments
 from clients.output import STDOUT, add_rule_arguments, check_target, exit_codes, iso_date, opened, run_cli
 from core.anomalies import Judged, first_seen, unusual, write_first_seen, write_unusual
+from storage.consolidated import State
 from storage.store import Store
 from storage.views import day_view, latest_date
 
