@@ -45,7 +45,7 @@ def handler(event: dict[str, Any], context: Any) -> BatchResponse:
     if sources:
         try:
             retrying(f"applying {len(sources)} file(s)", lambda n: apply_again(store, sources, n), context)
-            schedule_tick(store, settings)
+            retrying("scheduling the tick", lambda _: schedule_tick(store, settings), context)
         except Exception:
             logger.exception(
                 "applying %d file(s) failed; their messages will be retried", len(sources), extra={"outcome": "failed"}
