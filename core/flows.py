@@ -492,7 +492,7 @@ def read_head(lines: Lines) -> Head:
         first = line.removeprefix(_BOM)
         found = recognise(first, ahead)
         if not isinstance(found, str):
-            header, layout = list(found.layout.columns), found.decision
+            header, layout = found.layout.columns, found.decision
             ahead.insert(0, first)
             consumed -= len(first)
         elif _looks_like_data(header):

@@ -88,11 +88,15 @@ class Layout:
     """The tool, for the evidence and the rejection."""
     fields: str
     """The field count and leading columns, in words."""
-    columns: tuple[str, ...]
-    """The names of its leading columns, in order (as far as the reader needs them)."""
+    header: str
+    """The header line the tool would have written, as far as the reader needs its columns."""
     fits: Callable[[Sequence[bytes]], bool]
     checked: str
     """What `fits` checks, in words."""
+
+    @property
+    def columns(self) -> list[str]:
+        return self.header.split(",")
 
 
 LAYOUTS: Final = (
@@ -101,30 +105,10 @@ LAYOUTS: Final = (
         "Java CICFlowMeter",
         "84 or 85 fields: Flow ID, Src IP, Src Port, Dst IP, Dst Port, Protocol, Timestamp, Flow Duration, "
         "Tot Fwd Pkts, ...",
-        (
-            "Flow ID",
-            "Src IP",
-            "Src Port",
-            "Dst IP",
-            "Dst Port",
-            "Protocol",
-            "Timestamp",
-            "Flow Duration",
-            "Tot Fwd Pkts",
-            "Tot Bwd Pkts",
-            "TotLen Fwd Pkts",
-            "TotLen Bwd Pkts",
-            "Fwd Pkt Len Max",
-            "Fwd Pkt Len Min",
-            "Fwd Pkt Len Mean",
-            "Fwd Pkt Len Std",
-            "Bwd Pkt Len Max",
-            "Bwd Pkt Len Min",
-            "Bwd Pkt Len Mean",
-            "Bwd Pkt Len Std",
-            "Flow Byts/s",
-            "Flow Pkts/s",
-        ),
+        "Flow ID,Src IP,Src Port,Dst IP,Dst Port,Protocol,Timestamp,Flow Duration,Tot Fwd Pkts,"
+        "Tot Bwd Pkts,TotLen Fwd Pkts,TotLen Bwd Pkts,Fwd Pkt Len Max,Fwd Pkt Len Min,Fwd Pkt Len Mean,"
+        "Fwd Pkt Len Std,Bwd Pkt Len Max,Bwd Pkt Len Min,Bwd Pkt Len Mean,Bwd Pkt Len Std,Flow Byts/s,"
+        "Flow Pkts/s",
         _java_row,
         "IPs, ports, protocol and timestamp in place, and the Flow ID made of them",
     ),
@@ -133,25 +117,8 @@ LAYOUTS: Final = (
         "Python cicflowmeter with MAC columns",
         "84 fields: src_ip, dst_ip, src_port, dst_port, src_mac, dst_mac, protocol, timestamp, flow_duration, "
         "..., tot_fwd_pkts (14th), ...",
-        (
-            "src_ip",
-            "dst_ip",
-            "src_port",
-            "dst_port",
-            "src_mac",
-            "dst_mac",
-            "protocol",
-            "timestamp",
-            "flow_duration",
-            "flow_byts_s",
-            "flow_pkts_s",
-            "fwd_pkts_s",
-            "bwd_pkts_s",
-            "tot_fwd_pkts",
-            "tot_bwd_pkts",
-            "totlen_fwd_pkts",
-            "totlen_bwd_pkts",
-        ),
+        "src_ip,dst_ip,src_port,dst_port,src_mac,dst_mac,protocol,timestamp,flow_duration,flow_byts_s,"
+        "flow_pkts_s,fwd_pkts_s,bwd_pkts_s,tot_fwd_pkts,tot_bwd_pkts,totlen_fwd_pkts,totlen_bwd_pkts",
         _python_row,
         "IPs, ports, MAC addresses, protocol and timestamp in place",
     ),
