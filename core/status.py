@@ -59,6 +59,9 @@ class FileStatus:
     reason: str = ""
     duration_unit: str = ""
     unit_evidence: str = ""
+    layout: str = ""
+    """How the columns were found: "header", or the headerless layout recognised (core.headerless)."""
+    layout_evidence: str = ""
     lease_until: float = 0.0
     """Epoch seconds until which one summarize invocation holds the file (0: nobody)."""
     lease_token: str = ""

@@ -222,6 +222,8 @@ def summarize_object(
         reason=released.reason,
         duration_unit=released.duration_unit,
         unit_evidence=released.unit_evidence,
+        layout=released.layout,
+        layout_evidence=released.layout_evidence,
         days=len(released.dates),
         pairs=summary.table.pair_count() if summary else 0,
         seconds=round(time.monotonic() - started, 3),
@@ -368,5 +370,7 @@ def _next_status(
         reason=reason,
         duration_unit=summary.unit.unit if summary else "",
         unit_evidence=summary.unit.evidence if summary else "",
+        layout=summary.layout.layout if summary else "",
+        layout_evidence=summary.layout.evidence if summary else "",
         updated_at=_now(),
     )

@@ -74,7 +74,7 @@ class StackConfig:
     force_destroy: bool = False
     earliest_date: str = EARLIEST_DATE
     latest_date: str = LATEST_DATE
-    max_dates_per_file: int = 1000
+    max_dates_per_file: int = 366
     stats_rebuild_seconds: int = 300
     athena_start_date: str = EARLIEST_DATE
     """Never derived from the deploy date: by default the earliest date a summary can hold."""

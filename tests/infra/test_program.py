@@ -326,7 +326,7 @@ def test_date_window_and_limits_reach_the_functions() -> None:
     defaults = {f.handler: f.environment for f in deploy_stack("defaults").functions.values()}
     assert defaults["handlers.summarize.handler"]["EARLIEST_DATE"] == "1970-01-01"
     assert defaults["handlers.summarize.handler"]["LATEST_DATE"] == "2099-12-31"
-    assert defaults["handlers.summarize.handler"]["MAX_DATES_PER_FILE"] == "1000"
+    assert defaults["handlers.summarize.handler"]["MAX_DATES_PER_FILE"] == "366"
     assert defaults["handlers.consolidate.handler"]["STATS_REBUILD_SECONDS"] == "300"
 
 
