@@ -92,6 +92,8 @@ def run_pipeline(s3: object, folder: Path) -> None:
     assert sorted(json.loads(m["Body"])["key"] for m in messages) == keys
     bodies = [json.loads(m["Body"]) for m in messages]
     assert consolidate.handler(sqs_event(*bodies), FakeContext()) == {"batchItemFailures": []}
+    # the tick the consolidator scheduled, delivered now: traffic_stats.csv (clients.pairs) is written
+    assert consolidate.handler(sqs_event({"tick": 0}), FakeContext()) == {"batchItemFailures": []}
 
 
 @pytest.fixture(scope="module")
