@@ -10,6 +10,7 @@ recorded only.
 from __future__ import annotations
 
 import json
+import math
 import runpy
 import secrets
 from dataclasses import dataclass, field
@@ -90,7 +91,9 @@ def _physical_name(name: str) -> str:
 class MotoDeployer(pulumi.runtime.Mocks):
     """Creates S3/SQS resources in moto as Pulumi declares them (DESIGN 7, "Local stack from the program")."""
 
-    def __init__(self, s3: Any, sqs: Any, region: str, account: str = ACCOUNT) -> None:
+    def __init__(self, s3: Any, sqs: Any, region: str, account: str = ACCOUNT, time_scale: float = 1.0) -> None:
+        self.time_scale = time_scale
+        """A queue's DelaySeconds is a wait on the emulator's clock (local.stack): scaled by it."""
         self.account = account
         self.s3 = s3
         self.sqs = sqs
@@ -172,7 +175,9 @@ class MotoDeployer(pulumi.runtime.Mocks):
 
     def _Queue(self, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         queue_name = inputs.get("name") or _physical_name(name)
+        delay = inputs.get("delaySeconds")
         attributes = {
+            "DelaySeconds": math.ceil(delay * self.time_scale) if delay else None,
             "VisibilityTimeout": inputs.get("visibilityTimeoutSeconds"),
             "MessageRetentionPeriod": inputs.get("messageRetentionSeconds"),
             "ReceiveMessageWaitTimeSeconds": inputs.get("receiveWaitTimeSeconds"),
@@ -225,10 +230,16 @@ class MotoDeployer(pulumi.runtime.Mocks):
 
 
 def deploy(
-    s3: Any, sqs: Any, region: str, config: dict[str, str] | None = None, stack: str = "local", account: str = ACCOUNT
+    s3: Any,
+    sqs: Any,
+    region: str,
+    config: dict[str, str] | None = None,
+    stack: str = "local",
+    account: str = ACCOUNT,
+    time_scale: float = 1.0,
 ) -> Deployment:
     """Run the Pulumi program (__main__.py) against moto; returns what it declared and exported."""
-    deployer = MotoDeployer(s3, sqs, region, account)
+    deployer = MotoDeployer(s3, sqs, region, account, time_scale)
     pulumi.runtime.set_all_config({f"iot-traffic-pipeline:{k}": v for k, v in (config or {}).items()})
     pulumi.runtime.set_mocks(deployer, project="iot-traffic-pipeline", stack=stack, preview=False)
 

@@ -8,6 +8,11 @@ timeout: past it, the environment is killed, as Lambda does, and its messages be
 after the visibility timeout. Records reported in batchItemFailures are left to the visibility
 timeout and the DLQ; the others are deleted. Every process exits when its parent goes away.
 
+Under a `time_scale` below 1 (tests), the rest of a failed message's visibility timeout is scaled
+(ChangeMessageVisibility, which a real mapping never calls), and so is every DelaySeconds the
+function sends; the function's own timeout is not, so a running invocation's messages stay hidden
+exactly as in Lambda.
+
 `python runner.py --environment SPEC` is one execution environment: it imports the handler once
 and serves events read from stdin, one JSON line each, answering on stdout.
 """
@@ -17,6 +22,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import math
 import os
 import random
 import signal
@@ -158,17 +164,39 @@ class Environment:
             self.process = None
 
 
+def scaled(seconds: float, scale: float) -> int:
+    """A wait of the emulated clock in real whole seconds (what SQS takes), never below 0."""
+    return max(0, math.ceil(seconds * scale))
+
+
+def scale_delays(scale: float, events: Any) -> None:
+    """The function's SendMessage DelaySeconds, on the emulator's clock."""
+
+    def scale_message(params: dict[str, Any], **_: Any) -> None:
+        if "DelaySeconds" in params:
+            params["DelaySeconds"] = scaled(params["DelaySeconds"], scale)
+
+    def scale_batch(params: dict[str, Any], **_: Any) -> None:
+        for entry in params.get("Entries", []):
+            scale_message(entry)
+
+    events.register("before-parameter-build.sqs.SendMessage", scale_message)
+    events.register("before-parameter-build.sqs.SendMessageBatch", scale_batch)
+
+
 def serve_environment(spec: dict[str, Any]) -> int:
     """The child: Lambda's runtime loop over stdin/stdout."""
     exit_with_parent()
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "w")
     sys.stdout = sys.stderr  # whatever the function prints goes to its log, not into the protocol
     faults_spec, trace = os.environ.get("IOT_LOCAL_FAULTS"), os.environ.get("IOT_LOCAL_TRACE")
-    if faults_spec or trace:
+    if faults_spec or trace or spec["time_scale"] != 1:
         import faults  # beside this file: run as a script, its folder is on sys.path
 
         boto3.setup_default_session()
         events = boto3.DEFAULT_SESSION.events  # type: ignore[attr-defined]
+        if spec["time_scale"] != 1:
+            scale_delays(spec["time_scale"], events)
         if trace:
             faults.record_calls(trace, spec["function_name"], events)
         if faults_spec:
@@ -189,6 +217,12 @@ def serve_environment(spec: dict[str, Any]) -> int:
     return 0
 
 
+def entry_batches(messages: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Receipt-handle entries for SQS's batch calls, ten at most in each."""
+    entries = [{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)]
+    return [entries[start : start + 10] for start in range(0, len(entries), 10)]
+
+
 class Poller:
     def __init__(self, spec: dict[str, Any], stop: threading.Event) -> None:
         self.spec = spec
@@ -196,6 +230,8 @@ class Poller:
         self.sqs = boto3.client("sqs")
         self.duplicated: set[str] = set()
         self.lock = threading.Lock()
+        attributes = self.sqs.get_queue_attributes(QueueUrl=spec["queue_url"], AttributeNames=["VisibilityTimeout"])
+        self.visibility_timeout = int(attributes["Attributes"]["VisibilityTimeout"])
 
     def run(self) -> None:
         environment = Environment(self.spec)
@@ -226,6 +262,7 @@ class Poller:
         ).get("Messages", [])
         if not messages:
             return
+        received_at = time.monotonic()
         if spec["duplicate_deliveries"]:
             self.duplicate(messages)
         event = lambda_event(messages, spec["queue_arn"], spec["region"])
@@ -237,12 +274,19 @@ class Poller:
         except (TimeoutError, RuntimeError) as exc:
             log.warning("%s: %s", spec["function_name"], exc)
             failed = {m["MessageId"] for m in messages}
-        done = [m for m in messages if m["MessageId"] not in failed]
-        for start in range(0, len(done), 10):
-            entries = [
-                {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(done[start : start + 10])
-            ]
+        for entries in entry_batches([m for m in messages if m["MessageId"] not in failed]):
             self.sqs.delete_message_batch(QueueUrl=url, Entries=entries)
+        if spec["time_scale"] != 1 and failed:
+            self.return_early([m for m in messages if m["MessageId"] in failed], received_at)
+
+    def return_early(self, messages: list[dict[str, Any]], received_at: float) -> None:
+        """Failed messages come back after the rest of their visibility timeout, on the emulator's clock."""
+        left = self.visibility_timeout - (time.monotonic() - received_at)
+        timeout = {"VisibilityTimeout": scaled(left, self.spec["time_scale"])}
+        for entries in entry_batches(messages):
+            self.sqs.change_message_visibility_batch(
+                QueueUrl=self.spec["queue_url"], Entries=[{**entry, **timeout} for entry in entries]
+            )
 
     def duplicate(self, messages: list[dict[str, Any]]) -> None:
         """Send one copy of each message the first time it is received (SQS may deliver any message twice)."""

@@ -1,5 +1,9 @@
 """The local stack: a moto server, the Pulumi program deployed onto it, and one emulator process per
-event source mapping, each running its function with exactly the environment and code Pulumi declares."""
+event source mapping, each running its function with exactly the environment and code Pulumi declares.
+
+`time_scale` shortens every wait the emulator imposes (a failed message's visibility timeout, a
+message's DelaySeconds, a lifecycle day) for tests; the functions' own timeouts stay as declared.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import json
 import logging
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -16,8 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from moto.server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import BaseWSGIServer, make_server
 
+from core import layout
 from local import moto_fixes
 from local.deploy import Deployment, Function, deploy, role_policies
 from local.faults import ENV as FAULTS_ENV
@@ -25,8 +32,37 @@ from local.faults import TRACE_ENV, Faults
 
 REGION = "us-east-1"
 LIFECYCLE_DAY_SECONDS = 5.0
+LIFECYCLE_ROUND_MIN_SECONDS = 1.0
+"""However short a scaled day, the lifecycle rules are applied at most once a second (each round lists versions)."""
+NOT_FOUND_PREFIXES = [layout.RAW_PREFIX, layout.STATUS_PREFIX, layout.SUMMARIES_PREFIX]
+"""What the not-found fault answers with a 404: raw objects, status records and summaries."""
 RUNNER = Path(__file__).resolve().parent / "runner.py"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local"}
+
+
+class MotoServer:
+    """moto's server on 127.0.0.1, its socket bound in the caller's thread so that a port in use fails at once
+    with an OSError (moto's ThreadedMotoServer binds in its own thread, where the failure exits that thread
+    and leaves the caller waiting for ever)."""
+
+    def __init__(self, port: int) -> None:
+        with socket.create_server(("127.0.0.1", port)) as bound:
+            self._server: BaseWSGIServer = make_server(
+                "127.0.0.1",
+                port,
+                DomainDispatcherApplication(create_backend_app),
+                threaded=True,
+                request_handler=MotoRequestHandler,
+                fd=bound.fileno(),
+            )
+        self.endpoint = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._thread.join()
+        self._server.server_close()
 
 
 def _materialize(files: dict[str, str], target: Path) -> Path:
@@ -47,7 +83,11 @@ class LocalStack:
         function_logs: Path | None = None,
         faults: Faults | None = None,
         trace: Path | None = None,
+        time_scale: float = 1.0,
     ) -> None:
+        if time_scale <= 0:
+            raise ValueError(f"time_scale must be positive, not {time_scale}")
+        self.time_scale = time_scale
         self.trace = trace
         self.duplicates = duplicates
         self.faults = faults or Faults()
@@ -55,14 +95,16 @@ class LocalStack:
         self.port = port
         self.workers = workers
         self.config = config or {}
-        self.server: ThreadedMotoServer | None = None
+        self.server: MotoServer | None = None
         self.endpoint = ""
         self.deployment = Deployment()
         self.processes: list[subprocess.Popen[str]] = []
         self._stopping = threading.Event()
         self._janitor: threading.Thread | None = None
         self._workdir = Path(tempfile.mkdtemp(prefix="iot-local-"))
-        if self.faults.delays and not self.faults.counters:
+        if self.faults.not_found_reads and not self.faults.not_found_prefixes:
+            self.faults.not_found_prefixes = list(NOT_FOUND_PREFIXES)
+        if self.faults.counted and not self.faults.counters:
             counters = self._workdir / "fault-counters"
             counters.mkdir()
             self.faults.counters = str(counters)
@@ -71,13 +113,19 @@ class LocalStack:
         return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION, **_boto_credentials())
 
     def start(self) -> dict[str, Any]:
+        """Start everything, or raise with everything started so far stopped again."""
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> dict[str, Any]:
         moto_fixes.apply()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
-        self.server.start()
-        host, port = self.server.get_host_and_port()
-        self.endpoint = f"http://{host}:{port}"
-        self.deployment = deploy(self.client("s3"), self.client("sqs"), REGION, self.config)
+        self.server = MotoServer(self.port)
+        self.endpoint = self.server.endpoint
+        self.deployment = deploy(self.client("s3"), self.client("sqs"), REGION, self.config, time_scale=self.time_scale)
         if self.trace is not None:
             self.trace.mkdir(parents=True, exist_ok=True)
             queues = {url: arn for arn, url in self.deployment.queues.items()}
@@ -104,9 +152,12 @@ class LocalStack:
             assert process.stdout is not None
             line = process.stdout.readline()
             if not line.startswith("ready"):
-                self.stop()
                 raise RuntimeError(f"an event source mapping emulator failed to start: {line!r}")
         return self.outputs
+
+    @property
+    def day_seconds(self) -> float:
+        return LIFECYCLE_DAY_SECONDS * self.time_scale
 
     @property
     def outputs(self) -> dict[str, Any]:
@@ -148,6 +199,7 @@ class LocalStack:
             "workers": workers,
             "duplicate_deliveries": self.duplicates,
             "region": REGION,
+            "time_scale": self.time_scale,
         }
         logs = self.function_logs.open("a") if self.function_logs else None
         try:
@@ -158,6 +210,7 @@ class LocalStack:
                 stdout=subprocess.PIPE,
                 stderr=logs,
                 text=True,
+                start_new_session=True,  # a terminal's Ctrl-C reaches `local up` only, which stops the rest
             )
         finally:
             if logs is not None:
@@ -165,11 +218,12 @@ class LocalStack:
 
     def _apply_lifecycle(self) -> None:
         """moto keeps every version forever: expire noncurrent versions as the program's lifecycle rules
-        say, a 'day' lasting LIFECYCLE_DAY_SECONDS here (expired delete markers are left: they hold no data)."""
+        say, a 'day' lasting LIFECYCLE_DAY_SECONDS x time_scale here (expired delete markers are left: they
+        hold no data)."""
         s3 = self.client("s3")
         bucket = self.deployment.outputs.get("bucket_name", "")
         rules = [r for r in self.deployment.lifecycle if r.get("noncurrentVersionExpiration")]
-        while not self._stopping.wait(LIFECYCLE_DAY_SECONDS):
+        while not self._stopping.wait(max(self.day_seconds, LIFECYCLE_ROUND_MIN_SECONDS)):
             for rule in rules:
                 try:
                     self._expire(s3, bucket, rule)
@@ -177,7 +231,7 @@ class LocalStack:
                     logging.getLogger("local.stack").exception("lifecycle round failed")
 
     def _expire(self, s3: Any, bucket: str, rule: dict[str, Any]) -> None:
-        age = rule["noncurrentVersionExpiration"]["noncurrentDays"] * LIFECYCLE_DAY_SECONDS
+        age = rule["noncurrentVersionExpiration"]["noncurrentDays"] * self.day_seconds
         now = datetime.datetime.now(datetime.UTC)
         doomed = []
         for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=rule["filter"]["prefix"]):

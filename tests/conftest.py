@@ -25,9 +25,40 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
 
 
+STACK_FIXTURES = frozenset({"local_stack", "chaos_stack"})
+SHARED_STACK = "local-stack"
+"""The xdist group of every test on the session's local stack: one stack per run, as without xdist."""
+IN_PROCESS_CALLS = "in-process-calls"
+"""The xdist group of the handler tests and the test that checks every AWS call they made (tests/test_iam.py)."""
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m selects on the marks added here
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests marked `last` check what the others did (e.g. the AWS calls they caused): run them at the end."""
+    """Tests marked `last` check what the others did (e.g. the AWS calls they caused): run them at the end.
+    A test that needs a local stack is `e2e`, every other one `unit` (`nox -s unit`). Under xdist
+    (`--dist loadgroup`) tests that share state share a worker (see group_of); the others spread."""
     items.sort(key=lambda item: item.get_closest_marker("last") is not None)
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        e2e = bool(STACK_FIXTURES & fixtures) or item.get_closest_marker("e2e") is not None
+        item.add_marker(pytest.mark.e2e if e2e else pytest.mark.unit)
+        group = group_of(item, fixtures)
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
+def group_of(item: pytest.Item, fixtures: set[str]) -> str | None:
+    """The session's local stack is one per worker: its tests share one worker, so one stack serves them all.
+    The handler tests record their AWS calls in memory for tests/test_iam.py, which runs after them there.
+    A module, class or package fixture is built once per worker: its tests stay together."""
+    path = Path(str(item.path)).relative_to(ROOT)
+    if "local_stack" in fixtures:
+        return SHARED_STACK
+    if path.parts[:2] == ("tests", "handlers") or path.name == "test_iam.py":
+        return IN_PROCESS_CALLS
+    definitions = getattr(item, "_fixtureinfo", None)
+    scopes = {d.scope for defs in (definitions.name2fixturedefs.values() if definitions else ()) for d in defs}
+    return path.as_posix() if scopes & {"module", "class", "package"} else None
 
 
 class RunningStack:
@@ -47,6 +78,11 @@ class RunningStack:
             aws_secret_access_key="local",
         )
 
+
+TIME_SCALE = 0.05
+"""The emulator's waits in tests (a failed message's visibility timeout, DelaySeconds, a lifecycle day), scaled:
+the poison messages reach their DLQs after 4 redeliveries in seconds instead of 4 x 30-60 s. The functions'
+timeouts are not scaled, so a running invocation's messages stay hidden as in Lambda."""
 
 STACK_CONFIG = (
     # Short timeouts so retries and the DLQ (after 5 receives, 6 x timeout apart) take seconds, not hours.
@@ -83,6 +119,7 @@ def start_stack(folder: Path, config: tuple[str, ...], *extra: str) -> Iterator[
             "--exit-with-parent",
             "--trace",
             str(outputs_file.parent / "trace"),
+            f"--time-scale={TIME_SCALE}",
             *(f"--config={item}" for item in config),
             *extra,
         ],
