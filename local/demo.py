@@ -13,6 +13,8 @@ from clients import export, upload
 from core import layout
 from local.samples import demo_dataset
 from local.stack import LocalStack
+from storage.consolidated import State
+from storage.store import Store
 
 OUT = Path("demo-output")
 
@@ -30,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     files = demo_dataset(sample)
     print(f"generated {len(files)} files, {sum(f.rows for f in files):,} flows, under {sample}/<branch>/", flush=True)
     function_logs = OUT / "function-logs.jsonl"
-    with LocalStack(workers=4, function_logs=function_logs) as stack:
+    # traffic_stats.csv is rebuilt by the consolidator's tick, statsRebuildSeconds after a consolidation
+    with LocalStack(workers=4, function_logs=function_logs, config={"statsRebuildSeconds": "10"}) as stack:
         outputs_file = OUT / "outputs.json"
         outputs_file.write_text(json.dumps(stack.outputs, indent=2))
         os.environ.pop("AWS_ENDPOINT_URL", None)
@@ -39,6 +42,11 @@ def main(argv: list[str] | None = None) -> int:
         for branch in sorted(p for p in sample.iterdir() if p.is_dir()):
             status |= upload.main([str(branch), "--wait", "--timeout", "120", *common])
         s3 = stack.client("s3")
+        state = State(Store(stack.outputs["bucket_name"], s3))
+        print("waiting for the tick that rebuilds traffic_stats.csv (statsRebuildSeconds=10) ...", flush=True)
+        deadline = time.monotonic() + 120
+        while not state.traffic_stats_current() and time.monotonic() < deadline:
+            time.sleep(1)
         stats = s3.get_object(Bucket=stack.outputs["bucket_name"], Key=layout.TRAFFIC_STATS_KEY)
         rows = [line.split(",") for line in stats["Body"].read().decode().splitlines()[1:]]
         busiest = max(rows, key=lambda row: (float(row[3]), row[0], row[1]))

@@ -241,12 +241,23 @@ class State:
         self.fold_all()
         return self.rebuild_traffic_stats()
 
+    def _tables_version(self) -> str:
+        heads = parallel(self.store.head, [layout.stats_table_key(shard) for shard in range(SHARDS)])
+        return ",".join(head.etag if head is not None else "-" for head in heads)
+
+    def traffic_stats_current(self) -> bool:
+        """Whether traffic_stats.csv includes every consolidated file: no delta is pending and it was
+        built from the stats tables as they are."""
+        if any(self.pending(shard) for shard in range(SHARDS)):
+            return False
+        current = self.store.head(layout.TRAFFIC_STATS_KEY)
+        return current is not None and current.metadata.get("tables") == self._tables_version()
+
     def rebuild_traffic_stats(self) -> int:
         """traffic_stats.csv from the stats tables, one shard in memory at a time: each shard's rows are
         sorted into a temporary file, the files merged in (SrcIP, DstIP) order into the upload (a
         managed, multipart transfer). Skipped when the stats tables are those of the last rebuild."""
-        heads = parallel(self.store.head, [layout.stats_table_key(shard) for shard in range(SHARDS)])
-        version = ",".join(head.etag if head is not None else "-" for head in heads)
+        version = self._tables_version()
         current = self.store.head(layout.TRAFFIC_STATS_KEY)
         if current is not None and current.metadata.get("tables") == version:
             return -1

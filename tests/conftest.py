@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +77,21 @@ class RunningStack:
             aws_access_key_id="local",
             aws_secret_access_key="local",
         )
+
+    def traffic_stats(self, done: Callable[[list[str]], bool], timeout: float = 180) -> list[str]:
+        """traffic_stats.csv's rows once `done` holds for them: it is rebuilt by the consolidator's tick,
+        statsRebuildSeconds (scaled by TIME_SCALE) after a consolidation, not by the consolidation."""
+        s3 = self.client("s3")
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                body = s3.get_object(Bucket=self.bucket, Key="consolidated/traffic_stats.csv")["Body"].read()
+                rows = body.decode().splitlines()[1:]
+            except s3.exceptions.NoSuchKey:
+                rows = []
+            if done(rows) or time.monotonic() > deadline:
+                return rows
+            time.sleep(0.5)
 
 
 TIME_SCALE = 0.05

@@ -10,6 +10,9 @@ import pytest
 
 from clients import upload
 from core import layout
+from core.counts import Counts
+from storage.consolidated import State
+from storage.store import Store
 from tests.conftest import RunningStack
 from tests.corpus import CORPUS, GOOD_ROW, HEADER
 
@@ -19,9 +22,13 @@ def status(stack: RunningStack, key: str) -> dict[str, object]:
     return dict(json.loads(body))
 
 
-def stats_of(stack: RunningStack, src: str) -> list[str]:
-    body = stack.client("s3").get_object(Bucket=stack.bucket, Key=layout.TRAFFIC_STATS_KEY)["Body"].read()
-    return [line for line in body.decode().splitlines() if line.startswith(src + ",")]
+def stats_of(stack: RunningStack, src: str, want: list[str]) -> list[str]:
+    """The pair's rows of traffic_stats.csv once they are `want` (or the wait ran out)."""
+
+    def rows_of(rows: list[str]) -> list[str]:
+        return [line for line in rows if line.startswith(src + ",")]
+
+    return rows_of(stack.traffic_stats(lambda rows: rows_of(rows) == want))
 
 
 def test_bad_files_get_their_outcome_and_block_nothing(
@@ -43,7 +50,8 @@ def test_bad_files_get_their_outcome_and_block_nothing(
             s3.head_object(Bucket=local_stack.bucket, Key=layout.rejected_key(f"raw/corpus/{name}"))
         else:
             assert record["state"] == "consolidated" and record["skipped"] == expected, name
-    assert stats_of(local_stack, "10.77.0.1") == ["10.77.0.1,10.0.0.2,1,100.0,0.0,3.0,0.0"]
+    want = ["10.77.0.1,10.0.0.2,1,100.0,0.0,3.0,0.0"]
+    assert stats_of(local_stack, "10.77.0.1", want) == want
 
 
 def test_reupload_same_content_changes_nothing_new_content_replaces(local_stack: RunningStack, tmp_path: Path) -> None:
@@ -54,17 +62,22 @@ def test_reupload_same_content_changes_nothing_new_content_replaces(local_stack:
     day2 = day1.replace("01/12/2022", "02/12/2022").replace(",100,3,", ",300,5,")
     (folder / "log.csv").write_text(HEADER + day1 + day2)
     assert upload.main([str(folder), *common]) == 0
-    before = stats_of(local_stack, "10.88.0.1")
-    assert before == ["10.88.0.1,10.0.0.2,2,200.0,141.4213562373095,4.0,1.4142135623730951"]
+    before = ["10.88.0.1,10.0.0.2,2,200.0,141.4213562373095,4.0,1.4142135623730951"]
+    assert stats_of(local_stack, "10.88.0.1", before) == before
     # Identical bytes again: --wait follows this upload (its upload id), so it returns only once the second
     # upload itself was summarized and consolidated; the numbers do not change.
     generation = status(local_stack, "raw/reupload/log.csv")["generation"]
     assert upload.main([str(folder), *common]) == 0
     assert status(local_stack, "raw/reupload/log.csv")["generation"] > generation  # type: ignore[operator]
-    assert stats_of(local_stack, "10.88.0.1") == before
+    assert State(Store(local_stack.bucket, local_stack.client("s3"))).pair_days("10.88.0.1", "10.0.0.2") == {
+        "2022-12-01": Counts(100, 3, 1),
+        "2022-12-02": Counts(300, 5, 1),
+    }  # exports are exact at once
+    assert stats_of(local_stack, "10.88.0.1", before) == before
     (folder / "log.csv").write_text(HEADER + day2)
     assert upload.main([str(folder), *common]) == 0
-    assert stats_of(local_stack, "10.88.0.1") == ["10.88.0.1,10.0.0.2,1,300.0,0.0,5.0,0.0"]
+    after = ["10.88.0.1,10.0.0.2,1,300.0,0.0,5.0,0.0"]
+    assert stats_of(local_stack, "10.88.0.1", after) == after
     assert status(local_stack, "raw/reupload/log.csv")["generation"] >= 3
 
 
