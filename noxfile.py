@@ -1,4 +1,4 @@
-"""Every routine command: nox -s tests | lint | typecheck | demo | bench."""
+"""Every routine command: nox -s tests | unit | lint | typecheck | demo | bench."""
 
 from __future__ import annotations
 
@@ -15,11 +15,22 @@ def install(session: nox.Session, *groups: str) -> None:
         session.install(*nox.project.dependency_groups(PYPROJECT, group))
 
 
+PARALLEL = ("-n", "2", "--dist", "loadgroup")
+"""Two workers; tests that share a local stack or in-memory records share one (tests/conftest.py)."""
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
     """Run the test suite (unit, Pulumi mocks, handlers on moto, end to end on the local stack)."""
     install(session, "test")
-    session.run("pytest", *session.posargs)
+    session.run("pytest", *PARALLEL, *session.posargs)
+
+
+@nox.session(default=False)
+def unit(session: nox.Session) -> None:
+    """The tests that start no local stack (core, handlers and clients on moto in-process, Pulumi mocks)."""
+    install(session, "test")
+    session.run("pytest", "-m", "unit", *PARALLEL, *session.posargs)
 
 
 @nox.session
