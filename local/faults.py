@@ -159,11 +159,16 @@ TRACE_ENV = "IOT_LOCAL_TRACE"
 
 
 def call_record(function_name: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-    """What IAM looks at in one call: the operation, bucket and key or prefix, copy source, queue."""
+    """What IAM looks at in one call: the operation, bucket and key or prefix, copy source, queue, the
+    conditional headers (an IfMatch write also needs s3:GetObject) and the keys of a batch delete."""
     record: dict[str, Any] = {"function": function_name, "operation": operation}
-    for name in ("Bucket", "Key", "Prefix", "QueueUrl", "VersionId"):
+    for name in ("Bucket", "Key", "Prefix", "QueueUrl", "VersionId", "IfMatch", "IfNoneMatch"):
         if params.get(name):
             record[name] = params[name]
+    if operation == "DeleteObjects":
+        record["Objects"] = [
+            {k: v for k, v in item.items() if k in ("Key", "VersionId")} for item in params["Delete"]["Objects"]
+        ]
     source = params.get("CopySource")
     if isinstance(source, dict):
         record["CopySource"] = {k: v for k, v in source.items() if k in ("Bucket", "Key", "VersionId")}

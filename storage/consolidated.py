@@ -15,8 +15,8 @@ one description of the protocol.
    the delta objects. A transition folds the shards its hash picks (about one in FOLD_ONE_IN), and a
    scheduled tick folds every shard.
 3. **Tick** (debounced): after applying files, the consolidator schedules one delayed "tick" message
-   on its own queue unless one is due; the tick folds every shard and rebuilds traffic_stats.csv from
-   the stats tables, one shard at a time, merged in order through temporary files.
+   on its own queue unless one is due; the tick clears the schedule, folds every shard and rebuilds
+   traffic_stats.csv from the stats tables, one shard at a time, merged in order through temporary files.
 4. **Read**: a pair is read from its shard's stats table (one block), its day tables (one block each)
    and the shard's pending deltas those tables have not folded; a day from every shard's tables and
    pending deltas, folded in memory.
@@ -237,7 +237,11 @@ class State:
         return True
 
     def tick(self) -> int:
-        """Fold every shard, then rebuild traffic_stats.csv; returns the number of pairs written."""
+        """Clear the schedule, fold every shard, then rebuild traffic_stats.csv; returns the number of
+        pairs written. The schedule is cleared first: a file applied after that schedules the next tick,
+        and one applied before it (it found the schedule set) wrote its deltas before this fold lists
+        them. Without the clearing, a file applied while a tick runs would wait for the next file."""
+        self.store.delete(layout.TICK_KEY)
         self.fold_all()
         return self.rebuild_traffic_stats()
 

@@ -129,22 +129,14 @@ def test_a_missing_list_bucket_grant_is_what_turns_404_into_403() -> None:
     assert denied([call], {"f": prefixed}, {}) == ["f: HeadObject needs s3:ListBucket on arn:aws:s3:::b"]
 
 
-CONDITIONS = ("IfMatch", "IfNoneMatch")
-
-
 @contextlib.contextmanager
 def recording(person: str, calls: list[dict[str, Any]]) -> Iterator[None]:
     """Every call of every client made from boto3's default session meanwhile (the clients' own), with
-    what IAM looks at, its conditional headers, the keys of a batch delete, and the HTTP status."""
+    what IAM looks at (local.faults.call_record) and the HTTP status."""
     events = boto3._get_default_session().events
 
     def before(model: Any, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         record = call_record(person, model.name, params)
-        record.update({name: params[name] for name in CONDITIONS if params.get(name)})
-        if model.name == "DeleteObjects":
-            record["Objects"] = [
-                {k: v for k, v in item.items() if k in ("Key", "VersionId")} for item in params["Delete"]["Objects"]
-            ]
         context["iam_record"] = record
         calls.append(record)
 

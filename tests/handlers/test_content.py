@@ -14,7 +14,7 @@ from handlers import consolidate, summarize
 from local.moto_fixes import apply as atomic_moto_puts
 from storage.store import lambda_store
 from tests.handlers.conftest import FakeContext, s3_notification, sqs_event
-from tests.handlers.test_crashes import drain, stats
+from tests.handlers.test_crashes import TICK, drain, stats
 
 HEADER = b"Src IP,Dst IP,Timestamp,Flow Duration,Tot Fwd Pkts\n"
 LOG = HEADER + b"10.0.0.1,8.8.8.8,01/12/2022 10:00:00 AM,4500000,3\n10.0.0.1,8.8.8.8,02/12/2022 10:00:00 AM,4500000,5\n"
@@ -28,7 +28,8 @@ def upload(s3: Any, key: str, body: bytes) -> list[dict[str, str]]:
     version = s3.put_object(Bucket="data", Key=key, Body=body)["VersionId"]
     failures = summarize.handler(sqs_event(s3_notification(key, version)), FakeContext())["batchItemFailures"]
     url = summarize.summarize_settings().consolidate_queue_url
-    assert consolidate.handler(sqs_event(*drain(url)), FakeContext()) == {"batchItemFailures": []}
+    # The files' messages and the tick the consolidator would deliver after its delay.
+    assert consolidate.handler(sqs_event(*drain(url), TICK), FakeContext()) == {"batchItemFailures": []}
     return failures
 
 
@@ -117,7 +118,8 @@ def test_two_concurrent_uploads_of_the_same_bytes_count_once(bucket: Any) -> Non
             "batchItemFailures": []
         }
     url = summarize.summarize_settings().consolidate_queue_url
-    assert consolidate.handler(sqs_event(*drain(url)), FakeContext()) == {"batchItemFailures": []}
+    # The files' messages and the tick the consolidator would deliver after its delay.
+    assert consolidate.handler(sqs_event(*drain(url), TICK), FakeContext()) == {"batchItemFailures": []}
     states = sorted(status_of(bucket, key).state for key in keys)
     assert states == ["consolidated", "rejected"]
     assert stats(bucket) == ONCE

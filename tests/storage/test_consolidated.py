@@ -209,3 +209,25 @@ def test_a_late_rewrite_of_a_folded_delta_is_not_folded_twice(store: Store) -> N
     assert state.fold(shard) == 0
     assert not list(store.keys(layout.pending_prefix(shard)))
     assert state.pair_days(*PAIRS[0]) == {"2024-01-01": Counts(5, 2, 1)}
+
+
+def test_a_file_applied_while_a_tick_runs_schedules_the_next_one(store: Store) -> None:
+    """The tick clears the schedule before it folds: a file applied once it has started (its deltas
+    possibly written after the tick listed them) schedules its own tick instead of waiting for the
+    next file."""
+    state = State(store, clock=lambda: 1000.0)
+    sent: list[tuple[dict[str, Any], int]] = []
+
+    def send(message: dict[str, Any], delay: int) -> None:
+        sent.append((message, delay))
+
+    state.apply("a", 1, {DAYS[0]: [[*PAIRS[0], 10, 1, 1]]})
+    assert state.schedule_tick(send, 300) and sent == [({"tick": 1300.0}, 300)]
+    state.apply("b", 1, {DAYS[0]: [[*PAIRS[1], 20, 2, 1]]})
+    assert not state.schedule_tick(send, 300)  # a tick is due: b is folded by it
+    state.tick()  # delivered early (a scaled clock, an early delivery): its due time has not come
+    assert state.traffic_stats_current()
+    state.apply("c", 1, {DAYS[0]: [[*PAIRS[2], 30, 3, 1]]})
+    assert state.schedule_tick(send, 300) and len(sent) == 2
+    state.tick()
+    assert traffic_stats_text(state).count("\n") == 4  # header and three pairs
