@@ -21,8 +21,22 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Final, TextIO
 
-from clients.common import EXIT_UNKNOWN_PAIR, EXIT_USAGE, Failure, Stack, add_stack_arguments
-from clients.output import STDOUT, add_rule_arguments, check_target, exit_codes, iso_date, opened, run_cli
+from clients.common import (
+    AWS_ERROR,
+    CLOSED_PIPE,
+    EXIT_UNKNOWN_PAIR,
+    EXIT_USAGE,
+    INTERRUPTED,
+    NO_BUCKET,
+    UNREACHABLE,
+    USAGE,
+    Failure,
+    Stack,
+    add_stack_arguments,
+    exit_codes,
+    run_cli,
+)
+from clients.output import STDOUT, add_rule_arguments, check_target, iso_date, opened
 from core.anomalies import Judged, first_seen, unusual, write_first_seen, write_unusual
 from storage.consolidated import State
 from storage.store import Store
@@ -44,7 +58,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="List the pairs whose total on one day lies at least K standard deviations from the pair's "
         "other days (leave-one-out: mean and sample standard deviation of its other daily totals), on flow "
         "duration or forward packets, as CSV sorted by the larger |z|. --new lists the pairs first seen that day.",
-        epilog=exit_codes(0, 1, 2, 4, 5, 6, 130, 141, c4="no data on that day (or none at all)"),
+        epilog=exit_codes(
+            AWS_ERROR,
+            USAGE,
+            (EXIT_UNKNOWN_PAIR, "no data on that day (or none at all)"),
+            NO_BUCKET,
+            UNREACHABLE,
+            INTERRUPTED,
+            CLOSED_PIPE,
+        ),
     )
     parser.add_argument("--date", type=iso_date, metavar="YYYY-MM-DD", help="the day (default: the latest with data)")
     add_rule_arguments(parser)

@@ -49,7 +49,10 @@ EXIT_CODES_HELP: Final = (
     "exit status: 0 success; 1 a file was rejected or the wait timed out; 2 bad usage; 3 invalid IP address; "
     "4 unknown pair; 5 bucket not configured or missing; 6 endpoint unreachable or no credentials"
 )
+AWS_ERROR: Final = (EXIT_FAILED, "an AWS error")
 USAGE: Final = (EXIT_USAGE, "bad usage")
+BAD_IP: Final = (EXIT_BAD_IP, "invalid IP address")
+UNKNOWN_PAIR: Final = (EXIT_UNKNOWN_PAIR, "unknown pair")
 NO_BUCKET: Final = (EXIT_NO_BUCKET, "bucket not configured or missing")
 UNREACHABLE: Final = (EXIT_UNREACHABLE, "endpoint unreachable or no credentials")
 INTERRUPTED: Final = (EXIT_INTERRUPTED, "interrupted (Ctrl-C)")

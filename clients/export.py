@@ -17,8 +17,24 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from clients.common import EXIT_BAD_IP, EXIT_UNKNOWN_PAIR, EXIT_USAGE, Failure, Stack, add_stack_arguments
-from clients.output import STDOUT, add_rule_arguments, check_target, exit_codes, iso_date, opened, run_cli, written
+from clients.common import (
+    AWS_ERROR,
+    BAD_IP,
+    CLOSED_PIPE,
+    EXIT_BAD_IP,
+    EXIT_UNKNOWN_PAIR,
+    EXIT_USAGE,
+    INTERRUPTED,
+    NO_BUCKET,
+    UNREACHABLE,
+    USAGE,
+    Failure,
+    Stack,
+    add_stack_arguments,
+    exit_codes,
+    run_cli,
+)
+from clients.output import STDOUT, add_rule_arguments, check_target, iso_date, opened, written
 from core.anomalies import MIN_BASELINE, Judged, unusual_days
 from core.stats import EXPORT_HEADER, Days, Pair, PairStats, pair_stats
 from storage.consolidated import State
@@ -86,7 +102,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Export the daily totals of one (SrcIP, DstIP) pair with its global statistics "
         "(mean and sample standard deviation over all its days) as CSV, and name the days that were unusual "
         "against the pair's other days (leave-one-out, the rule of clients.anomalies).",
-        epilog=exit_codes(0, 1, 2, 3, 4, 5, 6, 130, 141, c4="unknown pair, or no day of it between --from and --to"),
+        epilog=exit_codes(
+            AWS_ERROR,
+            USAGE,
+            BAD_IP,
+            (EXIT_UNKNOWN_PAIR, "unknown pair, or no day of it between --from and --to"),
+            NO_BUCKET,
+            UNREACHABLE,
+            INTERRUPTED,
+            CLOSED_PIPE,
+        ),
     )
     parser.add_argument("src_ip", metavar="SRC_IP")
     parser.add_argument("dst_ip", metavar="DST_IP")

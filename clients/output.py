@@ -1,6 +1,6 @@
-"""What the analyst's clients share: `-o -` is stdout, targets checked before any work, a file appears
-whole or not at all, a closed pipe ends quietly, Ctrl-C is one line and exit 130, each --help lists only
-its own exit codes; and the unusual-day rule's arguments (--sigma, --min-days) with one set of defaults."""
+"""What the analyst's clients write: `-o -` is stdout, targets checked before any work, a file appears
+whole or not at all; and the unusual-day rule's arguments (--sigma, --min-days) with one set of
+defaults. Exit codes and run_cli (a closed pipe, Ctrl-C) are clients.common's, as for every client."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import math
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Final, TextIO
 
@@ -24,26 +24,6 @@ DEFAULT_SIGMA: Final = 3.0
 or two ordinary days as unusual every time. |z| >= 3 is about 1 in 370 (and leave-one-out z of a short
 history has heavier tails still), so what is listed is worth a look; export and anomalies agree."""
 DEFAULT_MIN_DAYS: Final = 7
-EXIT_INTERRUPTED: Final = 130
-EXIT_CLOSED_PIPE: Final = 141
-"""128 + SIGPIPE: what a shell reports for a writer whose reader went away."""
-EXIT_MEANINGS: Final = {
-    0: "success",
-    1: "an AWS error",
-    2: "bad usage (arguments, an output folder that does not exist)",
-    3: "invalid IP address",
-    4: "unknown pair",
-    5: "bucket not configured or missing",
-    6: "endpoint unreachable or no credentials",
-    EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
-    EXIT_CLOSED_PIPE: "the reader of stdout went away (e.g. `| head`), quietly",
-}
-
-
-def exit_codes(*codes: int, **meanings: str) -> str:
-    """The --help epilog: the listed codes, with a client's own meaning where it differs (c4="...")."""
-    described = [f"{code} {meanings.get(f'c{code}', EXIT_MEANINGS[code])}" for code in codes]
-    return "exit status: " + "; ".join(described)
 
 
 def check_target(path: str | Path | None, option: str, suffix: str = "") -> None:
@@ -89,23 +69,6 @@ def opened(path: str | Path) -> Iterator[TextIO]:
         return
     with written(path) as temporary, temporary.open("w", newline="") as out:
         yield out
-
-
-def run_cli(work: Callable[[], int]) -> int:
-    """Run a client's work: a Failure is one line and its code, Ctrl-C one line and 130, a closed
-    stdout pipe nothing and 141."""
-    try:
-        return work()
-    except Failure as exc:
-        return exc.report()
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        # Python would complain again when it flushes stdout at exit: point it at /dev/null.
-        with contextlib.suppress(OSError, ValueError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_CLOSED_PIPE
 
 
 def iso_date(text: str) -> str:

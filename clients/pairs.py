@@ -12,8 +12,21 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
-from clients.common import EXIT_BAD_IP, Failure, Stack, add_stack_arguments
-from clients.output import STDOUT, check_target, exit_codes, opened, run_cli
+from clients.common import (
+    AWS_ERROR,
+    CLOSED_PIPE,
+    EXIT_BAD_IP,
+    INTERRUPTED,
+    NO_BUCKET,
+    UNREACHABLE,
+    USAGE,
+    Failure,
+    Stack,
+    add_stack_arguments,
+    exit_codes,
+    run_cli,
+)
+from clients.output import STDOUT, check_target, opened
 from core import layout
 from core.stats import STATS_HEADER
 
@@ -102,7 +115,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="List the pairs of consolidated/traffic_stats.csv with their days, mean and standard "
         "deviation: filtered, sorted, the first N. An aligned table on a terminal; the CSV of "
         "traffic_stats.csv when stdout is a pipe or a file, or with -o.",
-        epilog=exit_codes(0, 1, 2, 3, 5, 6, 130, 141, c3="invalid IP address or network in --src/--dst"),
+        epilog=exit_codes(
+            AWS_ERROR,
+            USAGE,
+            (EXIT_BAD_IP, "invalid IP address or network in --src/--dst"),
+            NO_BUCKET,
+            UNREACHABLE,
+            INTERRUPTED,
+            CLOSED_PIPE,
+        ),
     )
     parser.add_argument("--src", metavar="IP|CIDR", help="only pairs whose source is this address or in this network")
     parser.add_argument("--dst", metavar="IP|CIDR", help="only pairs whose destination is this address or network")

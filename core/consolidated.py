@@ -43,9 +43,12 @@ BLOCKS: Final = 128
 """Index blocks per table: a reader of one pair fetches 1/BLOCKS of a table."""
 HEADER_BYTES: Final = 4096
 """A table's header is read with one ranged GET of this many bytes (a larger header says its size)."""
-FOLD_ONE_IN: Final = 16
-"""A shard is folded by the consolidator whose transition's hash picks it, one transition in this many
-on average (no listing needed to decide), and by every scheduled tick."""
+FOLD_GROWTH: Final = 4
+"""A transition folds a shard it changes with probability FOLD_GROWTH x (its delta's size / the shard's
+stats table's size), at most 1, decided by a hash of the delta (no listing needed): a shard is folded
+about when the deltas written since its last fold reach a quarter of its table, so the fold's cost,
+shared by those deltas, is proportional to the files and not to the pairs in the state. Every
+scheduled tick folds every shard."""
 FOLDED_KEEP_SECONDS: Final = 3600
 """How long a table remembers a delta it folded once the delta object is gone: longer than any
 invocation that could still write that delta again (Lambda's timeout is at most 15 minutes)."""
@@ -83,9 +86,10 @@ def block_of(name: str) -> int:
     return (fnv1a(name) // SHARDS) % BLOCKS
 
 
-def folds_shard(delta_id: str, shard: int) -> bool:
-    """Whether writing this delta makes its writer fold the shard (about one in FOLD_ONE_IN)."""
-    return fnv1a(f"{delta_id}/{shard}") % FOLD_ONE_IN == 0
+def folds_shard(delta_id: str, shard: int, delta_bytes: int, table_bytes: int) -> bool:
+    """Whether writing this delta makes its writer fold the shard (see FOLD_GROWTH)."""
+    chance = FOLD_GROWTH * delta_bytes / table_bytes if table_bytes > 0 else 1.0
+    return fnv1a(f"{delta_id}/{shard}") % 1_000_000 < chance * 1_000_000
 
 
 # Tables ------------------------------------------------------------------------------------------

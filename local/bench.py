@@ -299,7 +299,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5, help="timed runs per contender")
     parser.add_argument("--gigabytes", type=float, default=1.0, help="size of the stdin memory test")
     parser.add_argument("--s3-megabytes", type=int, default=300, help="size of the S3 streaming object")
-    parser.add_argument("--files", type=int, default=1000, help="files in the long history of the consolidation run")
+    parser.add_argument("--files", type=int, default=16, help="measured files per point of the consolidation run")
+    parser.add_argument(
+        "--populations",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=list(bench_consolidation.POPULATIONS),
+        help="pairs in the state at each point of the consolidation run (default: 20000,100000,500000,2000000)",
+    )
     parser.add_argument(
         "--output",
         type=Path,
@@ -323,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
             "memory": lambda: bench_memory(work, args.gigabytes),
             "s3": lambda: bench_s3_streaming(work, args.s3_megabytes),
             "shapes": lambda: bench_shapes.run(work, min(args.runs, 3)),
-            "consolidation": lambda: bench_consolidation.run(work, 20, args.files, runs=args.runs),
+            "consolidation": lambda: bench_consolidation.run(work, args.populations, args.files, args.runs),
             "end-to-end": lambda: bench_end_to_end(work, 8, 50_000),
         }
         sections = [runs[name]() for name in SECTIONS if name in chosen]

@@ -1,11 +1,22 @@
-"""The consolidation benchmark of issue 13: cost per new file after 20 and after 1,000 files.
+"""The consolidation benchmark of issue 22: what a new file costs as the state grows along each axis.
 
-Workload: files of one day each, 2,000 pairs per file drawn from a population of 20,000, from 4
-branches over 60 days, arriving in day order (as probes send them: every branch's files of a day,
-then the next day's). Files enter as published summaries and status records (what summarize
-leaves), so the run measures the consolidate handler alone, against a moto server: S3 bytes read
-and written per file, requests, lost conditional-write races, wall time; then `clients.export` of
-one pair, as a whole process, and 16 concurrent consolidators.
+Every measured invocation is the consolidate handler in a fresh process of its own (as a Lambda
+execution environment would run it), against a moto server in another process: S3 bytes read and
+written and requests (botocore's events), the handler's CPU seconds, and the process's peak RSS (what
+Lambda's memory setting must hold, the interpreter and boto3 included). Files enter as published
+summaries and status records (what summarize leaves); the state they meet is built beforehand through
+the same protocol (storage.consolidated.State), unmeasured.
+
+Axes, each with the others held:
+
+* **population**: files of 2,000 pairs (drawn from the population, 10 branches, one day each) after
+  states of 20k ... 2M pairs. A tick (fold every shard, rebuild traffic_stats.csv) runs after every
+  TICK_EVERY files, measured too, and its share is added to the per-file figure: 100 branches x 24
+  files a day and a tick every 300 s make about 8 files per tick.
+* **rotation**: one branch's files of one day (2,000 pairs each from the branch's 5,000), the files
+  after 24 against the files after 288.
+* **burst**: a 100k-pair state, a DDoS capture of 500k new pairs, and normal files before and after.
+* **export**: `clients.export` of a pair with 30 days, as a whole process, and the bytes it reads.
 """
 
 from __future__ import annotations
@@ -14,32 +25,37 @@ import contextlib
 import datetime
 import io
 import json
+import logging
 import os
 import random
+import resource
 import socket
 import statistics
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from core import layout
-from core.consolidated import COMPACT_AFTER_DAYS
 from core.counts import Counts, Key
 from core.status import SUMMARIZED, FileStatus
 from core.summary import write_summary
 
 ROOT = Path(__file__).resolve().parent.parent
 START = datetime.date(2024, 1, 1)
-BRANCHES = 4
-DAYS = 60
-POPULATION = 20_000
 PAIRS_PER_FILE = 2_000
+BRANCHES = 10
+SEED_CHUNK = 100_000
+"""Pairs per seed file (the unmeasured history that makes the population)."""
+HISTORY_DAYS = 30
+TICK_EVERY = 8
+"""Files per tick: 100 branches x 24 files a day = 2,400 files a day; 288 ticks a day (300 s) -> 8.3."""
+POPULATIONS = (20_000, 100_000, 500_000, 2_000_000)
+EXPORT_PAIR = ("10.250.0.1", "172.31.0.1")
 
 
 @dataclass
@@ -56,6 +72,7 @@ class Meter:
         store.s3.meta.events.register("before-call.s3", self._call)
         store.s3.meta.events.register("before-parameter-build.s3.PutObject", self._put)
         store.s3.meta.events.register("after-call.s3.GetObject", self._got)
+        store.s3.meta.events.register("before-parameter-build.s3.UploadPart", self._put)
         store.sleep = self._lost_race
 
     def _call(self, **_: Any) -> None:
@@ -63,8 +80,10 @@ class Meter:
             self.requests += 1
 
     def _put(self, params: dict[str, Any], **_: Any) -> None:
+        body = params.get("Body", b"")
+        size = len(body) if isinstance(body, bytes | bytearray) else _stream_size(body)
         with self.lock:
-            self.written += len(params.get("Body", b""))
+            self.written += size
 
     def _got(self, parsed: dict[str, Any], **_: Any) -> None:
         with self.lock:
@@ -75,59 +94,78 @@ class Meter:
             self.races += 1
         time.sleep(seconds)
 
-    def reset(self) -> tuple[int, int, int, int]:
+    def reset(self) -> dict[str, int]:
         with self.lock:
-            values = (self.read, self.written, self.requests, self.races)
+            values = {"read": self.read, "written": self.written, "requests": self.requests, "races": self.races}
             self.read = self.written = self.requests = self.races = 0
         return values
 
 
-def population() -> list[tuple[str, str]]:
-    rng = random.Random(13)
-    return [
-        (f"10.{n // 40000}.{n // 200 % 200}.{n % 200 + 1}", f"172.16.{rng.randrange(256)}.{rng.randrange(1, 255)}")
-        for n in range(POPULATION)
-    ]
+def _stream_size(body: Any) -> int:
+    """The bytes left in a file-like body (a managed upload's part)."""
+    try:
+        here = body.tell()
+        body.seek(0, os.SEEK_END)
+        size = body.tell() - here
+        body.seek(here)
+        return int(size)
+    except (AttributeError, OSError):
+        return 0
 
 
-class Workload:
-    def __init__(self, store: Any, files: int) -> None:
-        self.store = store
-        self.pairs = population()
-        self.files_per_day = files / DAYS
-        self.added = 0
-
-    def key(self, n: int) -> str:
-        return layout.raw_key(f"branch-{n % BRANCHES}", f"flows-{n:05d}.csv")
-
-    def day(self, n: int) -> str:
-        """Files arrive in day order, ≈ files / DAYS a day; the files measured after the history are
-        the next day's (so both points measure a day filling up, not a full day against an empty one)."""
-        return (START + datetime.timedelta(days=int(n / self.files_per_day))).isoformat()
-
-    def add(self) -> str:
-        """Publish the next file's summary and status, as summarize would; returns its raw key."""
-        n, self.added = self.added, self.added + 1
-        rng = random.Random(n)
-        key, day = self.key(n), self.day(n)
-        totals = {
-            Key(day, src, dst): Counts(rng.randrange(10**3, 10**9), rng.randrange(1, 10**4), rng.randrange(1, 100))
-            for src, dst in rng.sample(self.pairs, PAIRS_PER_FILE)
-        }
-        status = FileStatus.new(key)
-        text = io.StringIO()
-        write_summary(text, totals)
-        self.store.put(layout.summary_key(day, status.source), text.getvalue().encode(), {layout.GENERATION: "1"})
-        status.state, status.generation, status.published_generation = SUMMARIZED, 1, 1
-        status.dates = status.published_dates = [day]
-        status.rows_read = status.rows_kept = len(totals)
-        self.store.put(layout.status_key(key), status.dumps())
-        return key
+# The measured invocation: a fresh process --------------------------------------------------------
 
 
-def event(*keys: str) -> dict[str, Any]:
-    return {"Records": [{"messageId": str(n), "body": json.dumps({"key": k})} for n, k in enumerate(keys)]}
+def invoke(bucket: str, queue_url: str, keys: Sequence[str]) -> dict[str, Any]:
+    """Run the consolidate handler in a fresh process on these keys (no key: a tick); its measurements."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "BUCKET_NAME": bucket, "CONSOLIDATE_QUEUE_URL": queue_url}
+    done = subprocess.run(
+        [sys.executable, "-m", "local.bench_consolidation", *keys],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"the consolidate invocation failed:\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
+    return result
 
+
+def _child(keys: list[str]) -> int:
+    """The measured process: import the handler, then meter one invocation."""
+    logging.disable(logging.CRITICAL)
+    from handlers import consolidate
+    from storage.store import lambda_store
+
+    store = lambda_store(os.environ["BUCKET_NAME"])
+    meter = Meter()
+    meter.attach(store)
+    records = [{"tick": 0}] if not keys else [{"key": key} for key in keys]
+    event = {"Records": [{"messageId": str(n), "body": json.dumps(body)} for n, body in enumerate(records)]}
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    started = time.perf_counter()
+    response = consolidate.handler(event, None)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    if response["batchItemFailures"]:
+        print(f"failed: {response}", file=sys.stderr)
+        return 1
+    cpu = after.ru_utime + after.ru_stime - usage.ru_utime - usage.ru_stime
+    print(json.dumps({**meter.reset(), "cpu": cpu, "wall": wall, "peak_mb": _peak_mb()}))
+    return 0
+
+
+def _peak_mb() -> float:
+    """The process's peak RSS (VmHWM: fresh at exec, unlike ru_maxrss, which Linux carries over from the
+    parent that forked this process)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# The world ---------------------------------------------------------------------------------------
 
 MOTO_SERVER = (
     "import sys; from local.moto_fixes import apply; apply(); from moto.server import main; "
@@ -154,7 +192,6 @@ def moto_environment() -> Iterator[str]:
         AWS_ACCESS_KEY_ID="bench",
         AWS_SECRET_ACCESS_KEY="bench",
         AWS_DEFAULT_REGION="us-east-1",
-        BUCKET_NAME="consolidation",
     )
     try:
         deadline = time.monotonic() + 30
@@ -174,180 +211,308 @@ def moto_environment() -> Iterator[str]:
         os.environ.update(saved)
 
 
-def state_size(store: Any) -> tuple[int, int]:
-    objects = size = 0
-    for page in store.s3.get_paginator("list_objects_v2").paginate(Bucket=store.bucket, Prefix="consolidated/"):
-        for item in page.get("Contents", []):
-            objects += 1
-            size += item["Size"]
-    return objects, size
+def pair(n: int) -> tuple[str, str]:
+    """The n-th pair of the population (distinct for n < 16.7M)."""
+    scrambled = n * 7919
+    return (
+        f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}",
+        f"172.{16 + (scrambled >> 20) % 16}.{scrambled >> 8 & 255}.{n & 255}",
+    )
 
 
-def export_seconds(endpoint: str, pair: tuple[str, str], runs: int, work: Path) -> tuple[float, float, int]:
-    """Median wall time of `python -m clients.export` as a whole process and in-process, and its days."""
-    from clients import export
-
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "AWS_ENDPOINT_URL": endpoint}
-    arguments = [*pair, "--bucket", "consolidation", "--outputs", "none", "-o", str(work / "export.csv")]
-    inside = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            assert export.main(arguments) == 0
-        inside.append(time.perf_counter() - started)
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "clients.export",
-                *pair,
-                "--bucket",
-                "consolidation",
-                "--outputs",
-                "none",
-                "-o",
-                str(work / "export.csv"),
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        times.append(time.perf_counter() - started)
-        assert done.returncode == 0, done.stderr
-    days = len((work / "export.csv").read_text().splitlines()) - 1
-    return statistics.median(times), statistics.median(inside), days
+def day(n: int) -> str:
+    return (START + datetime.timedelta(days=n)).isoformat()
 
 
-def export_reads(store: Any, meter: Meter, pair: tuple[str, str]) -> int:
-    """The objects an export of the pair reads (the GETs of `Store.pair_days`)."""
-    meter.reset()
-    assert store.pair_days(*pair)
-    return meter.reset()[2]
+class World:
+    """One bucket and queue on the moto server: a state built unmeasured, files published as summarize would."""
 
+    def __init__(self, name: str) -> None:
+        import boto3
 
-def run(work: Path, small: int = 20, large: int = 1000, runs: int = 5) -> list[str]:
-    from handlers import consolidate
-    from storage.store import lambda_store
+        from storage.consolidated import State
+        from storage.store import Store
 
-    # Each point is the mean over the files of COMPACT_AFTER_DAYS days: one compaction cycle of the
-    # month parts, so their amortized cost is in it whatever day the window starts on.
-    measured = round(COMPACT_AFTER_DAYS * large / DAYS)
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket=name)
+        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+        self.bucket = name
+        self.queue_url = boto3.client("sqs").create_queue(QueueName=name)["QueueUrl"]
+        self.store = Store(name, s3)
+        self.state = State(self.store)
+        self.files = 0
 
-    with moto_environment() as endpoint:
-        lambda_store.cache_clear()
-        store = lambda_store("consolidation")
-        store.s3.create_bucket(Bucket="consolidation")
-        store.s3.put_bucket_versioning(Bucket="consolidation", VersioningConfiguration={"Status": "Enabled"})
+    def seed(self, population: int) -> None:
+        """A state of `population` pairs over HISTORY_DAYS days (each pair on one day), and EXPORT_PAIR on
+        every one of them, applied through the protocol, folded and ticked."""
+        for start in range(0, population, SEED_CHUNK):
+            rows: dict[str, list[list[Any]]] = {}
+            for n in range(start, min(population, start + SEED_CHUNK)):
+                rows.setdefault(day(n % HISTORY_DAYS), []).append([*pair(n), 10**6 + n % 997, 1 + n % 89, 1])
+            self.state.apply(f"seed/{start}", 1, rows)
+        history = {day(d): [[*EXPORT_PAIR, 10**6 * (d + 1), 10 + d, 1]] for d in range(HISTORY_DAYS)}
+        self.state.apply("seed/export", 1, history)
+        self.state.tick()
+
+    def publish(self, totals: dict[Key, Counts], branch: str) -> str:
+        """Publish a file's summaries and status as summarize leaves them; its raw key."""
+        self.files += 1
+        key = layout.raw_key(branch, f"flows-{self.files:05d}.csv")
+        status = FileStatus.new(key)
+        dates = sorted({k.date for k in totals})
+        for date in dates:
+            text = io.StringIO()
+            write_summary(text, {k: c for k, c in totals.items() if k.date == date})
+            self.store.put(layout.summary_key(date, status.source), text.getvalue().encode(), {layout.GENERATION: "1"})
+        status.state, status.generation, status.published_generation = SUMMARIZED, 1, 1
+        status.dates = status.published_dates = dates
+        status.rows_read = status.rows_kept = len(totals)
+        self.store.put(layout.status_key(key), status.dumps())
+        return key
+
+    def normal_file(self, population: int, on: str, rng: random.Random, branch: int) -> str:
+        totals = {
+            Key(on, *pair(n)): Counts(rng.randrange(10**3, 10**9), rng.randrange(1, 10**4), rng.randrange(1, 100))
+            for n in rng.sample(range(population), min(PAIRS_PER_FILE, population))
+        }
+        return self.publish(totals, f"branch-{branch}")
+
+    def normal_file_of(self, pairs: range, rng: random.Random) -> str:
+        """A file of one rotating branch: pairs from its own, on the first day after the history."""
+        totals = {
+            Key(day(HISTORY_DAYS), *pair(n)): Counts(rng.randrange(10**3, 10**9), rng.randrange(1, 10**4), 1)
+            for n in rng.sample(pairs, PAIRS_PER_FILE)
+        }
+        return self.publish(totals, "branch-rotating")
+
+    def consolidate(self, keys: Sequence[str], measured: bool) -> dict[str, Any] | None:
+        if measured:
+            return invoke(self.bucket, self.queue_url, keys)
+        from handlers import consolidate
+
+        os.environ.update(BUCKET_NAME=self.bucket, CONSOLIDATE_QUEUE_URL=self.queue_url)
+        records = [{"messageId": str(n), "body": json.dumps({"key": k})} for n, k in enumerate(keys)]
+        assert consolidate.handler({"Records": records}, None) == {"batchItemFailures": []}
+        return None
+
+    def export(self, runs: int, work: Path) -> dict[str, float]:
+        """The 30-day pair's export: whole-process wall time (median) and the bytes State.pair_days reads."""
+        from storage.consolidated import State
+        from storage.store import Store
+
+        store = Store(self.bucket, self.store.s3)
         meter = Meter()
         meter.attach(store)
-        workload = Workload(store, large)
-        pair = workload.pairs[0]
-        rows: dict[int, dict[str, float]] = {}
-        loading = 0.0
-        for point in (small, large):
+        days = State(store).pair_days(*EXPORT_PAIR)
+        assert days is not None and len(days) == HISTORY_DAYS, days
+        read = meter.reset()
+        times = []
+        for _ in range(runs):
             started = time.perf_counter()
-            while workload.added < point:
-                batch = [workload.add() for _ in range(min(20, point - workload.added))]
-                assert consolidate.handler(event(*batch), None) == {"batchItemFailures": []}
-            loading += time.perf_counter() - started
-            objects, size = state_size(store)
-            export, export_inside, days = export_seconds(endpoint, pair, runs, work)
-            reads = export_reads(store, meter, pair)
-            keys = [workload.add() for _ in range(measured)]
-            meter.reset()
-            times = []
-            for key in keys:
-                started = time.perf_counter()
-                assert consolidate.handler(event(key), None) == {"batchItemFailures": []}
-                times.append(time.perf_counter() - started)
-            read, written, requests, races = meter.reset()
-            rows[point] = {
-                "bytes": (read + written) / measured,
-                "read": read / measured,
-                "written": written / measured,
-                "requests": requests / measured,
-                "races": races / measured,
-                "seconds": statistics.mean(times),
-                "slowest": max(times),
-                "export": export,
-                "export_inside": export_inside,
-                "export_days": days,
-                "export_reads": reads,
-                "objects": objects,
-                "size": size,
-            }
-        concurrent = concurrent_consolidators(workload, meter, consolidate, 16, 4)
-    lambda_store.cache_clear()
-    return report(rows, small, large, measured, runs, concurrent, loading)
+            command = [sys.executable, "-m", "clients.export", *EXPORT_PAIR, "--bucket", self.bucket]
+            done = subprocess.run(
+                [*command, "--outputs", "none", "-o", str(work / "export.csv")],
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            times.append(time.perf_counter() - started)
+            assert done.returncode == 0, done.stderr
+        seconds = statistics.median(times)
+        return {"export_bytes": read["read"], "export_requests": read["requests"], "export_seconds": seconds}
 
 
-def concurrent_consolidators(
-    workload: Workload, meter: Meter, consolidate: Any, workers: int, each: int
-) -> dict[str, Any]:
-    keys = [workload.add() for _ in range(workers * each)]
-    meter.reset()
-    failures = []
+def files_with_ticks(world: World, keys: Sequence[str], tick_every: int) -> dict[str, float]:
+    """Consolidate each file in its own invocation, a tick after every TICK_EVERY; per-file means, the
+    tick's share included (and the largest peak of any invocation)."""
+    files, ticks = [], []
+    for n, key in enumerate(keys, 1):
+        files.append(world.consolidate([key], measured=True))
+        if n % tick_every == 0:
+            ticks.append(world.consolidate([], measured=True))
+    assert all(files) and all(ticks)
+    result: dict[str, float] = {}
+    for name in ("read", "written", "requests", "cpu"):
+        per_file = statistics.mean(f[name] for f in files if f)
+        per_tick = statistics.mean(t[name] for t in ticks if t) if ticks else 0.0
+        result[name] = per_file
+        result[f"tick_{name}"] = per_tick
+        result[f"all_{name}"] = per_file + per_tick / tick_every
+    result["bytes"] = result["read"] + result["written"]
+    result["tick_bytes"] = result["tick_read"] + result["tick_written"]
+    result["all_bytes"] = result["all_read"] + result["all_written"]
+    result["peak_mb"] = max(f["peak_mb"] for f in files if f)
+    result["tick_peak_mb"] = max((t["peak_mb"] for t in ticks if t), default=0.0)
+    return result
 
-    def worker(n: int) -> None:
-        for key in keys[n::workers]:
-            response = consolidate.handler(event(key), None)
-            failures.extend(response["batchItemFailures"])
 
+# The scenarios -----------------------------------------------------------------------------------
+
+
+def population_axis(
+    populations: Sequence[int], files: int, tick_every: int, runs: int, work: Path
+) -> dict[int, dict[str, float]]:
+    rows = {}
+    for population in populations:
+        world = World(f"population-{population}")
+        started = time.perf_counter()
+        world.seed(population)
+        seeded = time.perf_counter() - started
+        rng = random.Random(population)
+        keys = [
+            world.normal_file(population, day(HISTORY_DAYS + n // BRANCHES), rng, n % BRANCHES) for n in range(files)
+        ]
+        rows[population] = {**files_with_ticks(world, keys, tick_every), **world.export(runs, work), "seeded": seeded}
+        print(f"population {population:,}: {rows[population]}", file=sys.stderr)
+    return rows
+
+
+def rotation_axis(points: Sequence[int], files: int, tick_every: int, population: int) -> dict[int, dict[str, float]]:
+    """One branch, one day: the `files` files after points[0]-files and after points[-1]-files."""
+    world = World("rotation")
+    world.seed(population)
+    rng = random.Random(288)
+    branch = range(population, population + 5_000)  # the branch's own 5,000 pairs, new to the state
+    rows = {}
+    for point in points:
+        while world.files < point - files:
+            keys = [world.normal_file_of(branch, rng) for _ in range(min(24, point - files - world.files))]
+            world.consolidate(keys, measured=False)
+        keys = [world.normal_file_of(branch, rng) for _ in range(files)]
+        rows[point] = files_with_ticks(world, keys, tick_every)
+        print(f"rotation {point}: {rows[point]}", file=sys.stderr)
+    return rows
+
+
+def burst_axis(files: int, tick_every: int, normal: int, burst: int) -> dict[str, dict[str, float]]:
+    world = World("burst")
+    world.seed(normal)
+    rng = random.Random(500)
+    before = [world.normal_file(normal, day(HISTORY_DAYS), rng, n % BRANCHES) for n in range(files)]
+    rows = {"before": files_with_ticks(world, before, tick_every)}
+    totals = {
+        Key(day(HISTORY_DAYS + 1), f"{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}.9", "10.0.0.1"): Counts(1000, 1, 1)
+        for n in range(1, burst + 1)
+    }
+    ddos = world.publish(totals, "branch-0")
+    rows["ddos"] = world.consolidate([ddos], measured=True) or {}
+    rows["ddos"]["bytes"] = rows["ddos"]["read"] + rows["ddos"]["written"]
+    rows["tick after"] = world.consolidate([], measured=True) or {}
+    rows["tick after"]["bytes"] = rows["tick after"]["read"] + rows["tick after"]["written"]
+    same_day = [world.normal_file(normal, day(HISTORY_DAYS + 1), rng, n % BRANCHES) for n in range(files)]
+    rows["same day"] = files_with_ticks(world, same_day, tick_every)
+    later = [world.normal_file(normal, day(HISTORY_DAYS + 2), rng, n % BRANCHES) for n in range(files)]
+    rows["later day"] = files_with_ticks(world, later, tick_every)
+    print(f"burst: {rows}", file=sys.stderr)
+    return rows
+
+
+# The report --------------------------------------------------------------------------------------
+
+
+def run(
+    work: Path,
+    populations: Sequence[int] = POPULATIONS,
+    files: int = 16,
+    runs: int = 5,
+    rotation: Sequence[int] = (24, 288),
+    burst: tuple[int, int] = (100_000, 500_000),
+    tick_every: int = TICK_EVERY,
+) -> list[str]:
     started = time.perf_counter()
-    with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(worker, range(workers)))
+    with moto_environment():
+        by_population = population_axis(populations, files, tick_every, runs, work)
+        by_rotation = rotation_axis(rotation, min(files, tick_every), tick_every, min(populations))
+        by_burst = burst_axis(min(files, tick_every), tick_every, *burst)
     seconds = time.perf_counter() - started
-    _, _, requests, races = meter.reset()
-    return {"files": len(keys), "races": races, "failures": len(failures), "seconds": seconds, "requests": requests}
+    return report(by_population, by_rotation, by_burst, files, runs, burst, tick_every, seconds)
 
 
 def report(
-    rows: dict[int, dict[str, float]],
-    small: int,
-    large: int,
-    measured: int,
+    population: dict[int, dict[str, float]],
+    rotation: dict[int, dict[str, float]],
+    burst: dict[str, dict[str, float]],
+    files: int,
     runs: int,
-    concurrent: dict[str, Any],
-    loading: float,
+    sizes: tuple[int, int],
+    tick_every: int,
+    seconds: float,
 ) -> list[str]:
-    a, b = rows[small], rows[large]
+    points = sorted(population)
+    base = population[points[0]]
 
-    def line(label: str, name: str, unit: str, scale: float, target: str) -> str:
-        ratio = b[name] / a[name] if a[name] else float("nan")
-        return f"| {label} | {a[name] / scale:,.2f} {unit} | {b[name] / scale:,.2f} {unit} | {ratio:.2f}× | {target} |"
+    def row(label: str, name: str, scale: float, digits: int = 2) -> str:
+        cells = []
+        for point in points:
+            value = population[point][name]
+            ratio = f" ({value / base[name]:.2f}×)" if point != points[0] and base[name] else ""
+            cells.append(f"{value / scale:,.{digits}f}{ratio}")
+        return f"| {label} | " + " | ".join(cells) + " |"
 
+    first, last = sorted(rotation)
+    r0, r1 = rotation[first], rotation[last]
+
+    def ratio_row(label: str, name: str, scale: float, a: dict[str, float], b: dict[str, float]) -> str:
+        return f"| {label} | {a[name] / scale:,.2f} | {b[name] / scale:,.2f} | {b[name] / a[name]:.2f}× |"
+
+    before, after, later = burst["before"], burst["same day"], burst["later day"]
+    ddos, tick = burst["ddos"], burst["tick after"]
     return [
-        f"### Consolidation at scale: after {small} and after {large} files (issue 13)",
+        "### Consolidation: cost per new file along population, rotation and a burst (issue 22)",
         "",
-        f"Files of one day, {PAIRS_PER_FILE:,} pairs each drawn from {POPULATION:,}, {BRANCHES} branches, "
-        f"{DAYS} days, in day order (≈ {large / DAYS:.1f} files a day); each point is the mean over the next "
-        f"{measured} files ({COMPACT_AFTER_DAYS} days' worth: one compaction cycle of the month parts), "
-        f"consolidated one per invocation (S3 bytes from botocore's events, moto server in its own process), "
-        f"the export the median of {runs} whole-process runs of `python -m clients.export` for one pair. "
-        f"Loading took {loading:.0f} s (batches of 20).",
+        f"Each invocation is the consolidate handler in a fresh process (S3 bytes and requests from botocore's "
+        f"events, CPU of the handler call, peak RSS of the process, interpreter and boto3 included) against a "
+        f"moto server in its own process. Files of {PAIRS_PER_FILE:,} pairs, {BRANCHES} branches, one day each; "
+        f"a tick after every {tick_every} files (100 branches × 24 files a day with a tick every 300 s), its "
+        f"share added in the *amortised* rows; means over {files} files per point. {seconds / 60:.0f} minutes "
+        "in all (`python -m local.bench --only consolidation`).",
         "",
-        f"| per new file | after {small} | after {large} | ratio | target |",
+        "| per new file | " + " | ".join(f"{p:,} pairs in the state" for p in points) + " |",
+        "|---|" + "---:|" * len(points),
+        row("S3 MB read + written, **amortised**", "all_bytes", 1e6),
+        row("… the file's own invocation (apply, the folds it picked)", "bytes", 1e6),
+        row("… a tick (fold every shard, rebuild traffic_stats.csv), per tick", "tick_bytes", 1e6),
+        row("S3 requests, amortised", "all_requests", 1, 0),
+        row("handler CPU s, **amortised**", "all_cpu", 1, 3),
+        row("… the file's own invocation", "cpu", 1, 3),
+        row("… a tick, per tick", "tick_cpu", 1, 3),
+        row("peak RSS MB of a file's invocation (largest)", "peak_mb", 1, 0),
+        row("peak RSS MB of a tick (largest)", "tick_peak_mb", 1, 0),
+        row(f"export of a 30-day pair: MB read ({runs} runs)", "export_bytes", 1e6, 3),
+        row("… GET requests", "export_requests", 1, 0),
+        row("… `python -m clients.export`, whole process, median s", "export_seconds", 1, 2),
+        row("(building the state, unmeasured, s)", "seeded", 1, 0),
+        "",
+        f"Rotation: one branch's files of one day (its 5,000 pairs; {min(population):,} pairs in the state), "
+        f"the {tick_every} files after "
+        f"{first - tick_every} and after {last - tick_every} of that day:",
+        "",
+        f"| per file | files {first - tick_every + 1}–{first} | files {last - tick_every + 1}–{last} | ratio |",
+        "|---|---:|---:|---:|",
+        ratio_row("S3 MB read + written, amortised", "all_bytes", 1e6, r0, r1),
+        ratio_row("handler CPU s, amortised", "all_cpu", 1, r0, r1),
+        ratio_row("peak RSS MB", "peak_mb", 1, r0, r1),
+        "",
+        f"Burst: a state of {sizes[0]:,} pairs, then one capture of {sizes[1]:,} new pairs (a DDoS day). The "
+        f"capture's invocation: {ddos['bytes'] / 1e6:,.1f} MB, {ddos['cpu']:.1f} s CPU, peak "
+        f"{ddos['peak_mb']:,.0f} MB; the tick after it: {tick['bytes'] / 1e6:,.1f} MB, {tick['cpu']:.1f} s CPU, "
+        f"peak {tick['peak_mb']:,.0f} MB.",
+        "",
+        "| per normal file | before the burst | the burst's day, after it | the next day | next day / before |",
         "|---|---:|---:|---:|---:|",
-        line("S3 bytes read + written by the consolidate handler", "bytes", "MB", 1e6, "≤ 1.3×"),
-        line("… read", "read", "MB", 1e6, ""),
-        line("… written", "written", "MB", 1e6, ""),
-        line("S3 requests", "requests", "", 1, ""),
-        line("handler wall time (mean)", "seconds", "s", 1, "≤ 1.3×"),
-        line("… the slowest file (it compacted month parts)", "slowest", "s", 1, ""),
-        line("`clients.export` of one pair (whole process)", "export", "s", 1, "≤ 1.3×"),
-        line("… in-process (`clients.export.main`)", "export_inside", "s", 1, ""),
-        line("… days in that export", "export_days", "", 1, ""),
-        line("… objects it reads (stats part, month parts, day parts newer than those)", "export_reads", "", 1, ""),
-        line("consolidated state: objects", "objects", "", 1, ""),
-        line("consolidated state: size", "size", "MB", 1e6, ""),
-        "",
-        f"16 concurrent consolidators, {concurrent['files']} new files, one per invocation: "
-        f"{concurrent['races'] / concurrent['files']:.1f} lost conditional writes per file (each retried after a "
-        f"jittered backoff; at most 12 attempts per write), {concurrent['failures']} record(s) failed, "
-        f"{concurrent['seconds']:.1f} s in all, {concurrent['requests'] / concurrent['files']:.0f} requests per file.",
+        *(
+            f"| {label} | {before[name] / scale:,.2f} | {after[name] / scale:,.2f} | {later[name] / scale:,.2f} "
+            f"| {later[name] / before[name]:.2f}× |"
+            for label, name, scale in (
+                ("S3 MB read + written, amortised", "all_bytes", 1e6),
+                ("handler CPU s, amortised", "all_cpu", 1),
+                ("peak RSS MB of a file's invocation", "peak_mb", 1),
+            )
+        ),
         "",
     ]
+
+
+if __name__ == "__main__":
+    raise SystemExit(_child(sys.argv[1:]))

@@ -9,7 +9,8 @@ after the visibility timeout. Records reported in batchItemFailures are left to 
 timeout and the DLQ; the others are deleted. Every process exits when its parent goes away.
 
 Under a `time_scale` below 1 (tests), the rest of a failed message's visibility timeout is scaled
-(ChangeMessageVisibility, which a real mapping never calls), and so is every DelaySeconds the
+(ChangeMessageVisibility, which a real mapping never calls; never below twice the function timeout
+after the receipt, the longest a lease can last), and so is every DelaySeconds the
 function sends; the function's own timeout is not, so a running invocation's messages stay hidden
 exactly as in Lambda.
 
@@ -164,6 +165,10 @@ class Environment:
             self.process = None
 
 
+LEASE_FLOOR_TIMEOUTS = 2
+"""A failed message is hidden at least this many function timeouts after its receipt, whatever the scale."""
+
+
 def scaled(seconds: float, scale: float) -> int:
     """A wait of the emulated clock in real whole seconds (what SQS takes), never below 0."""
     return max(0, math.ceil(seconds * scale))
@@ -280,9 +285,15 @@ class Poller:
             self.return_early([m for m in messages if m["MessageId"] in failed], received_at)
 
     def return_early(self, messages: list[dict[str, Any]], received_at: float) -> None:
-        """Failed messages come back after the rest of their visibility timeout, on the emulator's clock."""
-        left = self.visibility_timeout - (time.monotonic() - received_at)
-        timeout = {"VisibilityTimeout": scaled(left, self.spec["time_scale"])}
+        """Failed messages come back after the rest of their visibility timeout, on the emulator's clock,
+        but never sooner than twice the function timeout (real seconds) after they were received: a
+        function's lease on a file lasts up to twice its timeout (handlers.summarize) and AWS's
+        visibility timeout (6 x the timeout) always outlasts it, so a scaled redelivery must not find a
+        lease AWS's never would."""
+        elapsed = time.monotonic() - received_at
+        left = self.visibility_timeout - elapsed
+        floor = min(left, LEASE_FLOOR_TIMEOUTS * self.spec["timeout"] + 1 - elapsed)
+        timeout = {"VisibilityTimeout": max(scaled(left, self.spec["time_scale"]), math.ceil(floor))}
         for entries in entry_batches(messages):
             self.sqs.change_message_visibility_batch(
                 QueueUrl=self.spec["queue_url"], Entries=[{**entry, **timeout} for entry in entries]

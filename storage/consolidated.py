@@ -12,8 +12,8 @@ one description of the protocol.
    deltas it has not folded into each day table they touch (each day table records the deltas it
    holds, so a repeated fold adds nothing twice), then write the stats table with the deltas recorded
    (compare-and-swap on the version read: a concurrent fold makes this one start again), then delete
-   the delta objects. A transition folds the shards its hash picks (about one in FOLD_ONE_IN), and a
-   scheduled tick folds every shard.
+   the delta objects. A transition folds a shard with a chance proportional to its delta's size over
+   the shard's stats table's size, picked by a hash (FOLD_GROWTH), and a scheduled tick folds every shard.
 3. **Tick** (debounced): after applying files, the consolidator schedules one delayed "tick" message
    on its own queue unless one is due; the tick clears the schedule, folds every shard and rebuilds
    traffic_stats.csv from the stats tables, one shard at a time, merged in order through temporary files.
@@ -144,7 +144,8 @@ class State:
     def _write_deltas(self, source: str, ledger: FileLedger) -> set[int]:
         """Write the committed transition's deltas, then let the ledger forget the previous rows."""
         deltas = ledger.pending_deltas(source)
-        parallel(lambda item: self.store.put(layout.delta_key(item[0], item[1].id), item[1].dumps()), deltas.items())
+        bodies = {shard: delta.dumps() for shard, delta in deltas.items()}
+        parallel(lambda shard: self.store.put(layout.delta_key(shard, deltas[shard].id), bodies[shard]), list(deltas))
         generation, before = ledger.generation, ledger.previous["generation"] if ledger.previous else 0
 
         def written(current: Blob | None) -> Blob | None:
@@ -157,7 +158,12 @@ class State:
             return Blob(state.dumps())
 
         self.store.update(layout.file_ledger_key(source), written)
-        return {shard for shard, delta in deltas.items() if folds_shard(delta.id, shard)}
+        tables = parallel(lambda shard: self.store.head(layout.stats_table_key(shard)), list(deltas))
+        return {
+            shard
+            for shard, table in zip(deltas, tables, strict=True)
+            if folds_shard(deltas[shard].id, shard, len(bodies[shard]), table.size if table is not None else 0)
+        }
 
     # 2. Fold -------------------------------------------------------------------------------------
 
@@ -216,7 +222,8 @@ class State:
         return len(batch)
 
     def fold_all(self) -> int:
-        return sum(parallel(self.fold, range(SHARDS)))
+        """Fold every shard, one at a time: one shard's tables in memory at once, whatever the population."""
+        return sum(self.fold(shard) for shard in range(SHARDS))
 
     # 3. Tick -------------------------------------------------------------------------------------
 

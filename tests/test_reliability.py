@@ -86,8 +86,9 @@ def test_poison_messages_reach_the_dlqs_after_max_receive_count(local_stack: Run
     outputs = local_stack.outputs
     sqs.send_message(QueueUrl=outputs["ingest_queue_url"], MessageBody="this is not an S3 notification")
     sqs.send_message(QueueUrl=outputs["consolidate_queue_url"], MessageBody='{"no": "key"}')
-    # 4 redeliveries, each after the visibility timeout (6 x function timeout) on the stack's scaled clock
-    deadline = time.monotonic() + 120
+    # 4 redeliveries, each after the visibility timeout (6 x function timeout) on the stack's scaled clock,
+    # but no sooner than 2 x function timeout + 1 s (local.runner): 4 x 21 s for the consolidate queue
+    deadline = time.monotonic() + 240
     depths = {}
     while time.monotonic() < deadline:
         depths = {

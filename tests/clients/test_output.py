@@ -1,5 +1,5 @@
-"""clients.output as a shell sees it: a closed pipe ends quietly (141), Ctrl-C is one line and 130, and a
-file appears whole or not at all."""
+"""clients.common.run_cli and clients.output as a shell sees them: a closed pipe ends quietly (141),
+Ctrl-C is one line and 130, and a file appears whole or not at all."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from tests.conftest import ROOT
 
 WRITER = """
 import sys, time
-from clients.output import run_cli
+from clients.common import run_cli
 def work():
     if sys.argv[1] == "sleep":
         print("ready", file=sys.stderr, flush=True)
@@ -50,7 +50,7 @@ def test_ctrl_c_is_one_line_and_130() -> None:
     time.sleep(0.2)
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=20) == 130
-    assert process.stderr.read() == "interrupted\n"
+    assert process.stderr.read() == "interrupted: nothing was left half done\n"
 
 
 def test_a_file_appears_whole_or_not_at_all(tmp_path: Path) -> None:
