@@ -25,7 +25,7 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
 
 
-STACK_FIXTURES = frozenset({"local_stack", "chaos_stack"})
+STACK_FIXTURES = frozenset({"local_stack", "chaos_stack", "not_found_stack"})
 SHARED_STACK = "local-stack"
 """The xdist group of every test on the session's local stack: one stack per run, as without xdist."""
 IN_PROCESS_CALLS = "in-process-calls"
