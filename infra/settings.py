@@ -58,7 +58,8 @@ class StackConfig:
     summarize_timeout: int = 300
     consolidate_timeout: int = 120
     summarize_memory: int = 512
-    consolidate_memory: int = 512
+    consolidate_memory: int = 1024
+    """A DDoS capture of 500k new pairs peaks at 718 MB in its consolidation (docs/benchmarks.md)."""
     summarize_batch_size: int = 1
     consolidate_batch_size: int = 10
     consolidate_batching_window: int = 0

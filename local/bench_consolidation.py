@@ -364,6 +364,13 @@ def population_axis(
             world.normal_file(population, day(HISTORY_DAYS + n // BRANCHES), rng, n % BRANCHES) for n in range(files)
         ]
         rows[population] = {**files_with_ticks(world, keys, tick_every), **world.export(runs, work), "seeded": seeded}
+        # The same measurements amortised at the arrival rate this population implies when it comes from
+        # branches of PAIRS_PER_FILE pairs sending 24 files a day, with a tick every 300 s (at least one
+        # file per tick: the tick is debounced, not periodic).
+        per_tick = max(1.0, population / PAIRS_PER_FILE * 24 / 288)
+        for name in ("bytes", "cpu"):
+            rows[population][f"branches_{name}"] = rows[population][name] + rows[population][f"tick_{name}"] / per_tick
+        rows[population]["files_per_tick"] = per_tick
         print(f"population {population:,}: {rows[population]}", file=sys.stderr)
     return rows
 
@@ -465,18 +472,24 @@ def report(
         f"events, CPU of the handler call, peak RSS of the process, interpreter and boto3 included) against a "
         f"moto server in its own process. Files of {PAIRS_PER_FILE:,} pairs, {BRANCHES} branches, one day each; "
         f"a tick after every {tick_every} files (100 branches × 24 files a day with a tick every 300 s), its "
-        f"share added in the *amortised* rows; means over {files} files per point. {seconds / 60:.0f} minutes "
-        "in all (`python -m local.bench --only consolidation`).",
+        f"share added in the *amortised* rows; means over {files} files per point. The *arrival rate* rows "
+        f"amortise the same measured tick over the files a tick takes when the population comes from branches "
+        f"of {PAIRS_PER_FILE:,} pairs sending 24 files a day (population / {PAIRS_PER_FILE:,} x 24 / 288 "
+        f"files per 300 s tick, at least 1). {seconds / 60:.0f} minutes in all "
+        "(`python -m local.bench --only consolidation`).",
         "",
         "| per new file | " + " | ".join(f"{p:,} pairs in the state" for p in points) + " |",
         "|---|" + "---:|" * len(points),
         row("S3 MB read + written, **amortised**", "all_bytes", 1e6),
         row("… the file's own invocation (apply, the folds it picked)", "bytes", 1e6),
         row("… a tick (fold every shard, rebuild traffic_stats.csv), per tick", "tick_bytes", 1e6),
+        row("S3 MB, amortised at the arrival rate of this population from branches (below)", "branches_bytes", 1e6),
+        row("… files per tick at that rate", "files_per_tick", 1, 1),
         row("S3 requests, amortised", "all_requests", 1, 0),
         row("handler CPU s, **amortised**", "all_cpu", 1, 3),
         row("… the file's own invocation", "cpu", 1, 3),
         row("… a tick, per tick", "tick_cpu", 1, 3),
+        row("handler CPU s, amortised at the arrival rate of this population from branches", "branches_cpu", 1, 3),
         row("peak RSS MB of a file's invocation (largest)", "peak_mb", 1, 0),
         row("peak RSS MB of a tick (largest)", "tick_peak_mb", 1, 0),
         row(f"export of a 30-day pair: MB read ({runs} runs)", "export_bytes", 1e6, 3),

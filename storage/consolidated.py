@@ -177,20 +177,25 @@ class State:
 
     def fold(self, shard: int) -> int:
         """Fold the shard's pending deltas into its tables; returns how many were folded."""
+        return self._fold(shard)[0]
+
+    def _fold(self, shard: int) -> tuple[int, tuple[Table, str] | None]:
+        """Fold the shard: how many deltas were folded, and the stats table written with its ETag (None
+        when nothing was pending)."""
         for attempt in range(FOLD_ATTEMPTS):
             try:
-                folded = self._fold_once(shard)
+                done = self._fold_once(shard)
             except Conflict:
-                folded = None
-            if folded is not None:
-                return folded
+                done = None
+            if done is not None:
+                return done
             self.store.sleep(backoff(attempt + 3))
         raise Contention(f"shard {shard}: {FOLD_ATTEMPTS} folds in a row lost to concurrent folds")
 
-    def _fold_once(self, shard: int) -> int | None:
+    def _fold_once(self, shard: int) -> tuple[int, tuple[Table, str] | None] | None:
         keys = self.pending(shard)
         if not keys:
-            return 0
+            return 0, None
         listed = [layout.delta_id_of(key) for key in keys]
         stats_key = layout.stats_table_key(shard)
         found = self.store.get(stats_key)
@@ -216,10 +221,11 @@ class State:
         for delta in batch:
             stats.folded[delta.id] = now
         forget(stats, listed, now)
-        if self.store.put_if(stats_key, Blob(stats.dumps()), found.etag if found is not None else None) is None:
+        etag = self.store.put_if(stats_key, Blob(stats.dumps()), found.etag if found is not None else None)
+        if etag is None:
             return None
         self.store.delete_keys(keys)
-        return len(batch)
+        return len(batch), (stats, etag)
 
     def fold_all(self) -> int:
         """Fold every shard, one at a time: one shard's tables in memory at once, whatever the population."""
@@ -244,13 +250,12 @@ class State:
         return True
 
     def tick(self) -> int:
-        """Clear the schedule, fold every shard, then rebuild traffic_stats.csv; returns the number of
+        """Clear the schedule, then fold every shard and rebuild traffic_stats.csv; returns the number of
         pairs written. The schedule is cleared first: a file applied after that schedules the next tick,
         and one applied before it (it found the schedule set) wrote its deltas before this fold lists
         them. Without the clearing, a file applied while a tick runs would wait for the next file."""
         self.store.delete(layout.TICK_KEY)
-        self.fold_all()
-        return self.rebuild_traffic_stats()
+        return self.rebuild_traffic_stats(fold=True)
 
     def _tables_version(self) -> str:
         heads = parallel(self.store.head, [layout.stats_table_key(shard) for shard in range(SHARDS)])
@@ -264,34 +269,40 @@ class State:
         current = self.store.head(layout.TRAFFIC_STATS_KEY)
         return current is not None and current.metadata.get("tables") == self._tables_version()
 
-    def rebuild_traffic_stats(self) -> int:
-        """traffic_stats.csv from the stats tables, one shard in memory at a time: each shard's rows are
-        sorted into a temporary file, the files merged in (SrcIP, DstIP) order into the upload (a
-        managed, multipart transfer). Skipped when the stats tables are those of the last rebuild."""
-        version = self._tables_version()
+    def rebuild_traffic_stats(self, fold: bool = False) -> int:
+        """traffic_stats.csv from the stats tables, one shard in memory at a time (folded first, with
+        `fold`: the table the fold wrote is the one written out, so each is read once): each shard's
+        rows are sorted into a temporary file, the files merged in (SrcIP, DstIP) order into the upload
+        (a managed, multipart transfer). Skipped when nothing is pending and the stats tables are those
+        of the last rebuild. Returns the pairs written (-1: skipped)."""
         current = self.store.head(layout.TRAFFIC_STATS_KEY)
-        if current is not None and current.metadata.get("tables") == version:
+        built = current is not None and current.metadata.get("tables") == self._tables_version()
+        if built and not (fold and any(self.pending(shard) for shard in range(SHARDS))):
             return -1
         pairs = 0
+        etags = []
         with tempfile.TemporaryDirectory() as folder:
             paths = []
             for shard in range(SHARDS):
-                path = os.path.join(folder, f"{shard:02d}.csv")
-                paths.append(path)
-                found = self.store.get(layout.stats_table_key(shard))
-                rows = sorted(
-                    (*pair_of(name), *stats_of_sums(sums).cells())
-                    for name, sums in (Table.loads(found.body).entries.items() if found else ())
-                )
+                written = self._fold(shard)[1] if fold else None
+                if written is None:
+                    found = self.store.get(layout.stats_table_key(shard))
+                    written = (Table.loads(found.body), found.etag) if found is not None else (Table(), "-")
+                table, etag = written
+                etags.append(etag)
+                rows = sorted((*pair_of(name), *stats_of_sums(sums).cells()) for name, sums in table.entries.items())
+                del table, written
                 pairs += len(rows)
-                with open(path, "w", newline="") as out:
+                paths.append(os.path.join(folder, f"{shard:02d}.csv"))
+                with open(paths[-1], "w", newline="") as out:
                     csv.writer(out, lineterminator="\n").writerows(rows)
+                del rows
             merged = os.path.join(folder, "traffic_stats.csv")
             with open(merged, "w", newline="") as out, contextlib.ExitStack() as files:
                 out.write(",".join(STATS_HEADER) + "\n")
                 streams = [csv.reader(files.enter_context(open(path, newline=""))) for path in paths]
                 csv.writer(out, lineterminator="\n").writerows(heapq.merge(*streams, key=_pair_key))
-            self.store.upload_file(merged, layout.TRAFFIC_STATS_KEY, {"tables": version})
+            self.store.upload_file(merged, layout.TRAFFIC_STATS_KEY, {"tables": ",".join(etags)})
         return pairs
 
     # 4. Read -------------------------------------------------------------------------------------
