@@ -270,10 +270,12 @@ class World:
         self.store.put(layout.status_key(key), status.dumps())
         return key
 
-    def normal_file(self, population: int, on: str, rng: random.Random, branch: int) -> str:
+    def normal_file(
+        self, population: int, on: str, rng: random.Random, branch: int, pairs: int = PAIRS_PER_FILE
+    ) -> str:
         totals = {
             Key(on, *pair(n)): Counts(rng.randrange(10**3, 10**9), rng.randrange(1, 10**4), rng.randrange(1, 100))
-            for n in rng.sample(range(population), min(PAIRS_PER_FILE, population))
+            for n in rng.sample(range(population), min(pairs, population))
         }
         return self.publish(totals, f"branch-{branch}")
 
@@ -392,6 +394,22 @@ def rotation_axis(points: Sequence[int], files: int, tick_every: int, population
     return rows
 
 
+def size_axis(population: int, sizes: Sequence[int], files: int) -> dict[int, dict[str, float]]:
+    """Files of each size (pairs per file) after the same state, each in its own invocation, no tick."""
+    world = World("size")
+    world.seed(population)
+    rng = random.Random(50)
+    rows = {}
+    for size in sizes:
+        keys = [world.normal_file(population, day(HISTORY_DAYS), rng, n, size) for n in range(files)]
+        measured = [world.consolidate([key], measured=True) or {} for key in keys]
+        rows[size] = {name: statistics.mean(m[name] for m in measured) for name in ("read", "written", "cpu", "wall")}
+        rows[size]["bytes"] = rows[size]["read"] + rows[size]["written"]
+        rows[size]["peak_mb"] = max(m["peak_mb"] for m in measured)
+        print(f"size {size}: {rows[size]}", file=sys.stderr)
+    return rows
+
+
 def burst_axis(files: int, tick_every: int, normal: int, burst: int) -> dict[str, dict[str, float]]:
     world = World("burst")
     world.seed(normal)
@@ -426,14 +444,39 @@ def run(
     rotation: Sequence[int] = (24, 288),
     burst: tuple[int, int] = (100_000, 500_000),
     tick_every: int = TICK_EVERY,
+    sizes: Sequence[int] = (PAIRS_PER_FILE, 50_000),
 ) -> list[str]:
     started = time.perf_counter()
     with moto_environment():
         by_population = population_axis(populations, files, tick_every, runs, work)
         by_rotation = rotation_axis(rotation, min(files, tick_every), tick_every, min(populations))
         by_burst = burst_axis(min(files, tick_every), tick_every, *burst)
+        by_size = size_axis(burst[0], sizes, max(2, min(files, tick_every) // 2))
     seconds = time.perf_counter() - started
-    return report(by_population, by_rotation, by_burst, files, runs, burst, tick_every, seconds)
+    lines = report(by_population, by_rotation, by_burst, files, runs, burst, tick_every, seconds)
+    return lines + size_report(by_size, burst[0])
+
+
+def size_report(rows: dict[int, dict[str, float]], population: int) -> list[str]:
+    sizes = sorted(rows)
+    small = rows[sizes[0]]
+
+    def row(label: str, name: str, scale: float, digits: int) -> str:
+        cells = [f"{rows[size][name] / scale:,.{digits}f}" for size in sizes]
+        return f"| {label} | " + " | ".join(cells) + f" | {rows[sizes[-1]][name] / small[name]:.1f}× |"
+
+    return [
+        f"File size: files of each size after a state of {population:,} pairs, each in its own invocation "
+        "(no tick), means:",
+        "",
+        "| per file | " + " | ".join(f"{size:,} pairs" for size in sizes) + " | ratio |",
+        "|---|" + "---:|" * (len(sizes) + 1),
+        row("S3 MB read + written", "bytes", 1e6, 2),
+        row("handler CPU s", "cpu", 1, 3),
+        row("handler wall s", "wall", 1, 3),
+        row("peak RSS MB", "peak_mb", 1, 0),
+        "",
+    ]
 
 
 def report(

@@ -9,10 +9,18 @@ from local import bench_consolidation
 
 def test_the_consolidation_benchmark_measures_every_axis(tmp_path: Path) -> None:
     lines = bench_consolidation.run(
-        tmp_path, populations=(300, 600), files=2, runs=1, rotation=(4, 6), burst=(300, 600), tick_every=2
+        tmp_path,
+        populations=(300, 600),
+        files=2,
+        runs=1,
+        rotation=(4, 6),
+        burst=(300, 600),
+        tick_every=2,
+        sizes=(100, 200),
     )
     text = "\n".join(lines)
     assert "| 300 pairs in the state | 600 pairs in the state |" in text
     assert "| … a tick (fold every shard, rebuild traffic_stats.csv), per tick |" in text
     assert "files 5–6" in text and "one capture of 600 new pairs" in text
+    assert "| 100 pairs | 200 pairs | ratio |" in text
     assert "nan" not in text
