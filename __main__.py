@@ -134,8 +134,13 @@ def consolidate_statements(arns: Sequence[str]) -> list[policy.Statement]:
     bucket, consolidate_queue = arns
     return [
         policy.objects(bucket, ["s3:GetObject", "s3:PutObject"], [STATUS_PREFIX]),
-        # Pending deltas are deleted once folded (DeleteObjects needs s3:DeleteObject on each key).
-        policy.objects(bucket, ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], [CONSOLIDATED_PREFIX]),
+        # Pending deltas are deleted once folded (DeleteObjects needs s3:DeleteObject on each key);
+        # traffic_stats.csv is a managed multipart upload, aborted by boto3 if a part fails.
+        policy.objects(
+            bucket,
+            ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+            [CONSOLIDATED_PREFIX],
+        ),
         policy.objects(bucket, ["s3:GetObject"], [SUMMARIES_PREFIX]),
         policy.see_missing_objects(bucket),
         policy.consume(consolidate_queue),

@@ -379,3 +379,20 @@ def test_people_policies_name_only_the_stacks_own_resources(deployment: Deployme
                 if resource.startswith("arn:aws:s3:::"):
                     assert resource.startswith(f"arn:aws:s3:::{bucket}"), (role, statement)
                     assert not resource.endswith(f"{bucket}/*"), (role, statement)
+
+
+def test_the_functions_may_abort_the_multipart_uploads_their_managed_transfers_start(deployment: Deployment) -> None:
+    """boto3's managed transfer aborts a multipart upload whose part failed (AbortMultipartUpload needs
+    s3:AbortMultipartUpload): consolidate's traffic_stats.csv, summarize's copy of a large rejected file."""
+    policies = {
+        inputs["name"].rsplit("-", 1)[0]: json.loads(inputs["policy"])
+        for inputs in of_type(deployment, "iam/rolePolicy:RolePolicy")
+    }
+    bucket = f"arn:aws:s3:::{deployment.outputs['bucket_name']}"
+    assert allowed(
+        policies["consolidate"], Request("s3:AbortMultipartUpload", f"{bucket}/consolidated/traffic_stats.csv")
+    )
+    assert allowed(policies["summarize"], Request("s3:AbortMultipartUpload", f"{bucket}/rejected/paris/big.csv"))
+    assert not allowed(
+        policies["summarize"], Request("s3:AbortMultipartUpload", f"{bucket}/consolidated/traffic_stats.csv")
+    )
