@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -224,6 +224,12 @@ def delta_id(source: str, before: int, after: int) -> str:
     return f"{source}.{before}-{after}"
 
 
+def unwritten_transition(ledger: FileLedger) -> str:
+    """The "a-b" of the committed transition whose deltas may not all be written yet ("" if none): the
+    ledger object carries it in its metadata, so a fold can ask with a HEAD."""
+    return f"{ledger.previous['generation']}-{ledger.generation}" if ledger.previous is not None else ""
+
+
 def _by_pair(rows: Iterable[SourceRow]) -> dict[str, Value]:
     totals: dict[str, Value] = {}
     for src, dst, duration, packets, flows in rows:
@@ -328,14 +334,22 @@ def fold_stats(table: Table, date: str, changes: Mapping[str, list[int]]) -> Non
         table.entries[name] = sums
 
 
-def forget(table: Table, listed: Iterable[str], now: float) -> None:
-    """Forget folded deltas older than FOLDED_KEEP_SECONDS whose objects are gone (not `listed`)."""
+def forget(table: Table, listed: Iterable[str], now: float, keep: Callable[[str], bool] = lambda _: False) -> None:
+    """Forget folded deltas older than FOLDED_KEEP_SECONDS whose objects are gone (not `listed`), except
+    those `keep` says could still be written again (the stats table keeps a delta while its file's
+    ledger has not yet recorded that the transition's deltas are all written)."""
     present = set(listed)
     table.folded = {
         identity: when
         for identity, when in table.folded.items()
-        if identity in present or now - when < FOLDED_KEEP_SECONDS
+        if identity in present or now - when < FOLDED_KEEP_SECONDS or keep(identity)
     }
+
+
+def transition_of(identity: str) -> tuple[str, str]:
+    """(source, "a-b") of a delta id."""
+    source, _, transition = identity.rpartition(".")
+    return source, transition
 
 
 def batch_of(stats: Table, deltas: Iterable[Delta]) -> list[Delta]:

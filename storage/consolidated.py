@@ -12,8 +12,10 @@ one description of the protocol.
    deltas it has not folded into each day table they touch (each day table records the deltas it
    holds, so a repeated fold adds nothing twice), then write the stats table with the deltas recorded
    (compare-and-swap on the version read: a concurrent fold makes this one start again), then delete
-   the delta objects. A transition folds a shard with a chance proportional to its delta's size over
-   the shard's stats table's size, picked by a hash (FOLD_GROWTH), and a scheduled tick folds every shard.
+   the delta objects. The stats table forgets a folded delta an hour after its object is gone, unless
+   its file's ledger still names that transition as unwritten (a retry would write it again). A
+   transition folds a shard with a chance proportional to its delta's size over the shard's stats
+   table's size, picked by a hash (FOLD_GROWTH), and a scheduled tick folds every shard.
 3. **Tick** (debounced): after applying files, the consolidator schedules one delayed "tick" message
    on its own queue unless one is due; the tick clears the schedule, folds every shard and rebuilds
    traffic_stats.csv from the stats tables, one shard at a time, merged in order through temporary files.
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import heapq
 import io
 import json
@@ -64,6 +67,8 @@ from core.consolidated import (
     read_header,
     shard_of,
     stats_of_sums,
+    transition_of,
+    unwritten_transition,
 )
 from core.counts import Counts
 from core.stats import STATS_HEADER, Days, Pair
@@ -72,6 +77,8 @@ from core.summary import read_summary
 from storage.store import Blob, Contention, Store, backoff
 
 PARALLEL_REQUESTS = 16
+UNWRITTEN = "unwritten-transition"
+"""Metadata of a file ledger: the "a-b" of its committed transition whose deltas may not all be written."""
 FOLD_ATTEMPTS = 6
 T = TypeVar("T")
 R = TypeVar("R")
@@ -138,7 +145,8 @@ class State:
             if ledger.generation >= generation:
                 return picked
             ledger.advance(generation, rows)
-            self.store.put_if(key, Blob(ledger.dumps()), current.etag if current is not None else None)
+            marked = Blob(ledger.dumps(), metadata={UNWRITTEN: unwritten_transition(ledger)})
+            self.store.put_if(key, marked, current.etag if current is not None else None)
         raise Contention(f"{key}: could not apply generation {generation}")
 
     def _write_deltas(self, source: str, ledger: FileLedger) -> set[int]:
@@ -220,12 +228,20 @@ class State:
             fold_stats(stats, date, changes)
         for delta in batch:
             stats.folded[delta.id] = now
-        forget(stats, listed, now)
+        forget(stats, listed, now, functools.cache(self._may_be_written_again))
         etag = self.store.put_if(stats_key, Blob(stats.dumps()), found.etag if found is not None else None)
         if etag is None:
             return None
         self.store.delete_keys(keys)
         return len(batch), (stats, etag)
+
+    def _may_be_written_again(self, identity: str) -> bool:
+        """Whether the delta's transition is still the unwritten one of its file's ledger (a HEAD): a
+        retry of that apply writes its deltas again, however late it comes (a DLQ redrive, a
+        re-upload), so the stats table must remember having folded it until the ledger is clear."""
+        source, transition = transition_of(identity)
+        ledger = self.store.head(layout.file_ledger_key(source))
+        return ledger is not None and ledger.metadata.get(UNWRITTEN) == transition
 
     def fold_all(self) -> int:
         """Fold every shard, one at a time: one shard's tables in memory at once, whatever the population."""
@@ -331,6 +347,8 @@ class State:
         pending = self._deltas(self.pending(shard))
         found = self._table_entry(layout.stats_table_key(shard), name)
         sums: Sums | None = found[0] if found is not None else None
+        if found is not None:  # a delta written again after its fold (a late retry) is not pending
+            pending = batch_of(found[1], pending)
         dates = pending_days(name, pending)
         if sums is not None:
             first, last = sums[5], sums[6]

@@ -231,3 +231,49 @@ def test_a_file_applied_while_a_tick_runs_schedules_the_next_one(store: Store) -
     assert state.schedule_tick(send, 300) and len(sent) == 2
     state.tick()
     assert traffic_stats_text(state).count("\n") == 4  # header and three pairs
+
+
+def test_a_retry_long_after_its_deltas_were_folded_counts_them_once(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An apply killed after writing its deltas but before its ledger recorded that: a fold takes the
+    deltas meanwhile, and the retry (a DLQ redrive, a re-upload) comes hours later, after the tables'
+    hour of memory. The stats table keeps the transition while the ledger still names it, so the
+    deltas the retry writes again are not folded twice, nor read twice by an export."""
+    now = [1000.0]
+    state = State(store, clock=lambda: now[0])
+    shard = shard_of(pair_name(*PAIRS[0]))
+    neighbours = [
+        pair for n in range(4096) if shard_of(pair_name(*(pair := (f"10.9.{n // 256}.{n % 256}", "8.8.8.8")))) == shard
+    ]
+    files = {"late": {DAYS[0]: [[*PAIRS[0], 10, 1, 1]]}}
+    ledger_writes = store.update
+
+    def killed_at_the_ledger(key: str, *args: Any, **kwargs: Any) -> Any:
+        if key.startswith(layout.FILES_PREFIX):
+            raise Crash()
+        return ledger_writes(key, *args, **kwargs)
+
+    monkeypatch.setattr(store, "update", killed_at_the_ledger)
+    with pytest.raises(Crash):
+        state.apply("late", 1, files["late"])
+    monkeypatch.undo()
+    state.tick()  # folds the deltas and deletes their objects
+    for n, pair in enumerate(neighbours[:2]):  # later folds of the same shard, hours apart, forget what they may
+        now[0] += 3 * 3600
+        files[f"other{n}"] = {DAYS[1]: [[*pair, 5, 1, 1]]}
+        state.apply(f"other{n}", 1, files[f"other{n}"])
+        state.tick()
+    state.apply("late", 1, files["late"])  # the retry: the ledger still has the previous rows
+    assert state.pair_days(*PAIRS[0]) == {DAYS[0]: Counts(10, 1, 1)}  # the rewritten deltas are not pending
+    state.tick()
+    assert state.pair_days(*PAIRS[0]) == {DAYS[0]: Counts(10, 1, 1)}
+    assert traffic_stats_text(state) == expected_stats_text(expected(files))
+    now[0] += 3 * 3600
+    files["other9"] = {DAYS[1]: [[*neighbours[2], 5, 1, 1]]}
+    state.apply("other9", 1, files["other9"])
+    state.tick()  # the ledger is clear now: the stats table may forget the transition
+    stats = Table.loads(store.get(layout.stats_table_key(shard)).body)  # type: ignore[union-attr]
+    assert not any(
+        identity.startswith(layout.source_id("late")) or identity.startswith("late.") for identity in stats.folded
+    )
