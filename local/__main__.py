@@ -25,13 +25,27 @@ class Stop(Exception):
     """SIGTERM, SIGINT or SIGHUP arrived: stop whatever was started, wherever the main thread is."""
 
 
+STARTING: dict[str, Any] = {"yes": False, "stack": None}
+"""Whether a foreground `up` is starting its stack, and that stack (once created)."""
+
+
 def stop_on_signals() -> None:
-    """The first signal raises Stop in the main thread; later ones are ignored while the stack stops."""
+    """The first signal raises Stop in the main thread; later ones are ignored while the stack stops.
+    While the stack is starting, the main thread may be anywhere, among others inside the Pulumi
+    runtime's event loop, which swallows an exception raised there and waits for ever: so a signal
+    then kills what was started and ends the process at once (each runner ends with its parent)."""
 
     def handler(signum: int, frame: FrameType | None) -> None:
         for other in SIGNALS:
             signal.signal(other, signal.SIG_IGN)
-        raise Stop(signal.Signals(signum).name)
+        name = signal.Signals(signum).name
+        if STARTING["yes"]:
+            stack = STARTING["stack"]
+            for process in list(stack.processes) if stack is not None else ():
+                process.kill()
+            os.write(2, f"interrupted ({name}): nothing is left running\n".encode())
+            os._exit(1)
+        raise Stop(name)
 
     for signum in SIGNALS:
         signal.signal(signum, handler)
@@ -152,11 +166,13 @@ def startup_error(exc: BaseException, port: int) -> str:
 
 def run(args: argparse.Namespace, stack_options: dict[str, Any]) -> int:
     """The foreground stack: up until a signal; whatever happens, nothing is left behind."""
+    STARTING["yes"] = True
     from local.stack import LocalStack  # after the signal handlers: importing moto and Pulumi takes seconds
 
     outputs = Path(args.outputs)
     claim(outputs)
     stack = LocalStack(**stack_options)
+    STARTING["stack"] = stack
     written = False
     try:
         try:
@@ -165,6 +181,7 @@ def run(args: argparse.Namespace, stack_options: dict[str, Any]) -> int:
             raise
         except Exception as exc:
             raise SystemExit(f"cannot start the local stack: {startup_error(exc, args.port)}") from None
+        STARTING["yes"] = False  # from here a signal raises Stop: the outputs file is removed on the way out
         text = json.dumps({**stack.outputs, "pid": os.getpid()}, indent=2, sort_keys=True)
         write_atomically(outputs, text + "\n")
         written = True
