@@ -55,7 +55,12 @@ def operator_statements(
 ) -> list[policy.Statement]:
     return [
         policy.objects(bucket, ["s3:GetObject"], [STATUS_PREFIX, SUMMARIES_PREFIX]),
-        policy.objects(bucket, ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], [CONSOLIDATED_PREFIX]),
+        # clients.rebuild: traffic_stats.csv is a managed multipart upload, aborted by boto3 if a part fails.
+        policy.objects(
+            bucket,
+            ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+            [CONSOLIDATED_PREFIX],
+        ),
         policy.see_missing_objects(bucket),
         # The DLQs' depths (clients.status); a redrive reads their attributes too.
         policy.allow(["sqs:GetQueueAttributes"], dead_letter_queues),
