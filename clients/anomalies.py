@@ -23,13 +23,8 @@ from typing import Final, TextIO
 
 from clients.common import (
     AWS_ERROR,
-    CLOSED_PIPE,
     EXIT_UNKNOWN_PAIR,
     EXIT_USAGE,
-    INTERRUPTED,
-    NO_BUCKET,
-    UNREACHABLE,
-    USAGE,
     Failure,
     Stack,
     add_stack_arguments,
@@ -60,12 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "duration or forward packets, as CSV sorted by the larger |z|. --new lists the pairs first seen that day.",
         epilog=exit_codes(
             AWS_ERROR,
-            USAGE,
             (EXIT_UNKNOWN_PAIR, "no data on that day (or none at all)"),
-            NO_BUCKET,
-            UNREACHABLE,
-            INTERRUPTED,
-            CLOSED_PIPE,
         ),
     )
     parser.add_argument("--date", type=iso_date, metavar="YYYY-MM-DD", help="the day (default: the latest with data)")

@@ -52,16 +52,21 @@ EXIT_CODES_HELP: Final = (
 AWS_ERROR: Final = (EXIT_FAILED, "an AWS error")
 USAGE: Final = (EXIT_USAGE, "bad usage")
 BAD_IP: Final = (EXIT_BAD_IP, "invalid IP address")
-UNKNOWN_PAIR: Final = (EXIT_UNKNOWN_PAIR, "unknown pair")
 NO_BUCKET: Final = (EXIT_NO_BUCKET, "bucket not configured or missing")
 UNREACHABLE: Final = (EXIT_UNREACHABLE, "endpoint unreachable or no credentials")
 INTERRUPTED: Final = (EXIT_INTERRUPTED, "interrupted (Ctrl-C)")
 CLOSED_PIPE: Final = (EXIT_PIPE, "its output pipe was closed (e.g. by `| head`)")
 
 
-def exit_codes(*codes: tuple[int, str]) -> str:
-    """The --help epilog of one command: its own exit codes, in order."""
-    return "exit status: 0 success; " + "; ".join(f"{code} {meaning}" for code, meaning in sorted(codes))
+EVERY_CLIENT: Final = (USAGE, NO_BUCKET, UNREACHABLE, INTERRUPTED, CLOSED_PIPE)
+"""The exit codes every client that reaches the stack can return."""
+
+
+def exit_codes(*own: tuple[int, str]) -> str:
+    """The --help epilog of one command: its own exit codes and EVERY_CLIENT's, in order (its own meaning
+    of a code wins)."""
+    codes = dict(EVERY_CLIENT) | dict(own)
+    return "exit status: 0 success; " + "; ".join(f"{code} {meaning}" for code, meaning in sorted(codes.items()))
 
 
 def branch_name(text: str) -> str:

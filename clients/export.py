@@ -20,14 +20,9 @@ from typing import TextIO
 from clients.common import (
     AWS_ERROR,
     BAD_IP,
-    CLOSED_PIPE,
     EXIT_BAD_IP,
     EXIT_UNKNOWN_PAIR,
     EXIT_USAGE,
-    INTERRUPTED,
-    NO_BUCKET,
-    UNREACHABLE,
-    USAGE,
     Failure,
     Stack,
     add_stack_arguments,
@@ -104,13 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "against the pair's other days (leave-one-out, the rule of clients.anomalies).",
         epilog=exit_codes(
             AWS_ERROR,
-            USAGE,
             BAD_IP,
             (EXIT_UNKNOWN_PAIR, "unknown pair, or no day of it between --from and --to"),
-            NO_BUCKET,
-            UNREACHABLE,
-            INTERRUPTED,
-            CLOSED_PIPE,
         ),
     )
     parser.add_argument("src_ip", metavar="SRC_IP")

@@ -14,12 +14,7 @@ from typing import Any, TextIO
 
 from clients.common import (
     AWS_ERROR,
-    CLOSED_PIPE,
     EXIT_BAD_IP,
-    INTERRUPTED,
-    NO_BUCKET,
-    UNREACHABLE,
-    USAGE,
     Failure,
     Stack,
     add_stack_arguments,
@@ -117,12 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "traffic_stats.csv when stdout is a pipe or a file, or with -o.",
         epilog=exit_codes(
             AWS_ERROR,
-            USAGE,
             (EXIT_BAD_IP, "invalid IP address or network in --src/--dst"),
-            NO_BUCKET,
-            UNREACHABLE,
-            INTERRUPTED,
-            CLOSED_PIPE,
         ),
     )
     parser.add_argument("--src", metavar="IP|CIDR", help="only pairs whose source is this address or in this network")

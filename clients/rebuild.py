@@ -14,12 +14,7 @@ import time
 from collections.abc import Sequence
 
 from clients.common import (
-    CLOSED_PIPE,
     EXIT_FAILED,
-    INTERRUPTED,
-    NO_BUCKET,
-    UNREACHABLE,
-    USAGE,
     Failure,
     Stack,
     add_stack_arguments,
@@ -40,11 +35,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         "or consolidated make it stop unless --force is given.",
         epilog=exit_codes(
             (EXIT_FAILED, "files are in flight (without --force), or AWS refused a request"),
-            USAGE,
-            NO_BUCKET,
-            UNREACHABLE,
-            INTERRUPTED,
-            CLOSED_PIPE,
         ),
     )
     parser.add_argument("--batch", type=int, default=50, help="files applied together (default: 50)")

@@ -7,12 +7,7 @@ import time
 from collections.abc import Sequence
 
 from clients.common import (
-    CLOSED_PIPE,
     EXIT_FAILED,
-    INTERRUPTED,
-    NO_BUCKET,
-    UNREACHABLE,
-    USAGE,
     Stack,
     add_stack_arguments,
     branch_name,
@@ -29,9 +24,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m clients.status",
         description="List uploaded files with their state and row counts, and the dead-letter queue depths.",
-        epilog=exit_codes(
-            (EXIT_FAILED, "AWS refused a request"), USAGE, NO_BUCKET, UNREACHABLE, INTERRUPTED, CLOSED_PIPE
-        ),
+        epilog=exit_codes((EXIT_FAILED, "AWS refused a request")),
     )
     parser.add_argument("--branch", type=branch_name, help="only this branch")
     parser.add_argument("--state", choices=STATES, help="only files in this state")

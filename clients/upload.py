@@ -14,13 +14,8 @@ from pathlib import Path
 from boto3.s3.transfer import TransferConfig
 
 from clients.common import (
-    CLOSED_PIPE,
     EXIT_FAILED,
     EXIT_USAGE,
-    INTERRUPTED,
-    NO_BUCKET,
-    UNREACHABLE,
-    USAGE,
     Failure,
     Stack,
     add_stack_arguments,
@@ -215,11 +210,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "a file was rejected (or refused as a duplicate) or kept none of its rows, or the wait "
                 "timed out (all with --wait), or AWS refused a request",
             ),
-            USAGE,
-            NO_BUCKET,
-            UNREACHABLE,
-            INTERRUPTED,
-            CLOSED_PIPE,
         ),
     )
     parser.add_argument("path", metavar="PATH", type=Path, help="a folder of flow files, or one flow file")
