@@ -103,6 +103,11 @@ def delta_key(shard: int, delta_id: str) -> str:
     return f"{pending_prefix(shard)}{delta_id}.json"
 
 
+def shard_of_key(key: str) -> int:
+    """The shard of a key under consolidated/pending/ or consolidated/shards/ (".../shard=NN/...")."""
+    return int(key.split("/shard=", 1)[1][:2])
+
+
 def delta_id_of(key: str) -> str:
     return key.rsplit("/", 1)[1][: -len(".json")]
 

@@ -100,13 +100,14 @@ def read_source(store: Store, raw_key: str) -> Source | None:
 
 
 def apply_sources(store: Store, sources: Sequence[Source]) -> None:
-    """Apply each file's generation (its ledger and deltas), fold the shards the transitions picked,
-    then mark the files consolidated: exports include them from now on."""
+    """Apply each file's generation (its ledger and deltas), fold the shards the transitions picked
+    (unless another invocation is folding one: the tick folds what is left), then mark the files
+    consolidated: exports include them from now on."""
     started = time.monotonic()
     state = State(store)
     picked = parallel(lambda s: state.apply(s.status.source, s.status.generation, s.rows), sources)
     for shard in sorted(set().union(*picked)):
-        state.fold(shard)
+        state.fold_unless_busy(shard)
     seconds = round(time.monotonic() - started, 3)
     for source in sources:
         mark_consolidated(store, source.status.key, source.status.generation)

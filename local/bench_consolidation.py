@@ -227,7 +227,7 @@ def day(n: int) -> str:
 class World:
     """One bucket and queue on the moto server: a state built unmeasured, files published as summarize would."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, history_days: int = HISTORY_DAYS) -> None:
         import boto3
 
         from storage.consolidated import State
@@ -241,16 +241,21 @@ class World:
         self.store = Store(name, s3)
         self.state = State(self.store)
         self.files = 0
+        self.history_days = history_days
+
+    def after(self, days: int) -> str:
+        """The date `days` after the seeded history."""
+        return day(self.history_days + days)
 
     def seed(self, population: int) -> None:
-        """A state of `population` pairs over HISTORY_DAYS days (each pair on one day), and EXPORT_PAIR on
+        """A state of `population` pairs over the history's days (each pair on one day), and EXPORT_PAIR on
         every one of them, applied through the protocol, folded and ticked."""
         for start in range(0, population, SEED_CHUNK):
             rows: dict[str, list[list[Any]]] = {}
             for n in range(start, min(population, start + SEED_CHUNK)):
-                rows.setdefault(day(n % HISTORY_DAYS), []).append([*pair(n), 10**6 + n % 997, 1 + n % 89, 1])
+                rows.setdefault(day(n % self.history_days), []).append([*pair(n), 10**6 + n % 997, 1 + n % 89, 1])
             self.state.apply(f"seed/{start}", 1, rows)
-        history = {day(d): [[*EXPORT_PAIR, 10**6 * (d + 1), 10 + d, 1]] for d in range(HISTORY_DAYS)}
+        history = {day(d): [[*EXPORT_PAIR, 10**6 * (d + 1), 10 + d, 1]] for d in range(self.history_days)}
         self.state.apply("seed/export", 1, history)
         self.state.tick()
 
@@ -282,7 +287,7 @@ class World:
     def normal_file_of(self, pairs: range, rng: random.Random) -> str:
         """A file of one rotating branch: pairs from its own, on the first day after the history."""
         totals = {
-            Key(day(HISTORY_DAYS), *pair(n)): Counts(rng.randrange(10**3, 10**9), rng.randrange(1, 10**4), 1)
+            Key(self.after(0), *pair(n)): Counts(rng.randrange(10**3, 10**9), rng.randrange(1, 10**4), 1)
             for n in rng.sample(pairs, PAIRS_PER_FILE)
         }
         return self.publish(totals, "branch-rotating")
@@ -298,7 +303,8 @@ class World:
         return None
 
     def export(self, runs: int, work: Path) -> dict[str, float]:
-        """The 30-day pair's export: whole-process wall time (median) and the bytes State.pair_days reads."""
+        """The export of the pair seen on every day of the history (30 days in the benchmark): whole-process
+        wall time (median) and the bytes State.pair_days reads."""
         from storage.consolidated import State
         from storage.store import Store
 
@@ -306,7 +312,7 @@ class World:
         meter = Meter()
         meter.attach(store)
         days = State(store).pair_days(*EXPORT_PAIR)
-        assert days is not None and len(days) == HISTORY_DAYS, days
+        assert days is not None and len(days) == self.history_days, days
         read = meter.reset()
         times = []
         for _ in range(runs):
@@ -353,18 +359,16 @@ def files_with_ticks(world: World, keys: Sequence[str], tick_every: int) -> dict
 
 
 def population_axis(
-    populations: Sequence[int], files: int, tick_every: int, runs: int, work: Path
+    populations: Sequence[int], files: int, tick_every: int, runs: int, work: Path, history_days: int
 ) -> dict[int, dict[str, float]]:
     rows = {}
     for population in populations:
-        world = World(f"population-{population}")
+        world = World(f"population-{population}", history_days)
         started = time.perf_counter()
         world.seed(population)
         seeded = time.perf_counter() - started
         rng = random.Random(population)
-        keys = [
-            world.normal_file(population, day(HISTORY_DAYS + n // BRANCHES), rng, n % BRANCHES) for n in range(files)
-        ]
+        keys = [world.normal_file(population, world.after(n // BRANCHES), rng, n % BRANCHES) for n in range(files)]
         rows[population] = {**files_with_ticks(world, keys, tick_every), **world.export(runs, work), "seeded": seeded}
         # The same measurements amortised at the arrival rate this population implies when it comes from
         # branches of PAIRS_PER_FILE pairs sending 24 files a day, with a tick every 300 s (at least one
@@ -377,9 +381,11 @@ def population_axis(
     return rows
 
 
-def rotation_axis(points: Sequence[int], files: int, tick_every: int, population: int) -> dict[int, dict[str, float]]:
+def rotation_axis(
+    points: Sequence[int], files: int, tick_every: int, population: int, history_days: int
+) -> dict[int, dict[str, float]]:
     """One branch, one day: the `files` files after points[0]-files and after points[-1]-files."""
-    world = World("rotation")
+    world = World("rotation", history_days)
     world.seed(population)
     rng = random.Random(288)
     branch = range(population, population + 5_000)  # the branch's own 5,000 pairs, new to the state
@@ -394,14 +400,14 @@ def rotation_axis(points: Sequence[int], files: int, tick_every: int, population
     return rows
 
 
-def size_axis(population: int, sizes: Sequence[int], files: int) -> dict[int, dict[str, float]]:
+def size_axis(population: int, sizes: Sequence[int], files: int, history_days: int) -> dict[int, dict[str, float]]:
     """Files of each size (pairs per file) after the same state, each in its own invocation, no tick."""
-    world = World("size")
+    world = World("size", history_days)
     world.seed(population)
     rng = random.Random(50)
     rows = {}
     for size in sizes:
-        keys = [world.normal_file(population, day(HISTORY_DAYS), rng, n, size) for n in range(files)]
+        keys = [world.normal_file(population, world.after(0), rng, n, size) for n in range(files)]
         measured = [world.consolidate([key], measured=True) or {} for key in keys]
         rows[size] = {name: statistics.mean(m[name] for m in measured) for name in ("read", "written", "cpu", "wall")}
         rows[size]["bytes"] = rows[size]["read"] + rows[size]["written"]
@@ -410,14 +416,14 @@ def size_axis(population: int, sizes: Sequence[int], files: int) -> dict[int, di
     return rows
 
 
-def burst_axis(files: int, tick_every: int, normal: int, burst: int) -> dict[str, dict[str, float]]:
-    world = World("burst")
+def burst_axis(files: int, tick_every: int, normal: int, burst: int, history_days: int) -> dict[str, dict[str, float]]:
+    world = World("burst", history_days)
     world.seed(normal)
     rng = random.Random(500)
-    before = [world.normal_file(normal, day(HISTORY_DAYS), rng, n % BRANCHES) for n in range(files)]
+    before = [world.normal_file(normal, world.after(0), rng, n % BRANCHES) for n in range(files)]
     rows = {"before": files_with_ticks(world, before, tick_every)}
     totals = {
-        Key(day(HISTORY_DAYS + 1), f"{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}.9", "10.0.0.1"): Counts(1000, 1, 1)
+        Key(world.after(1), f"{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}.9", "10.0.0.1"): Counts(1000, 1, 1)
         for n in range(1, burst + 1)
     }
     ddos = world.publish(totals, "branch-0")
@@ -425,9 +431,9 @@ def burst_axis(files: int, tick_every: int, normal: int, burst: int) -> dict[str
     rows["ddos"]["bytes"] = rows["ddos"]["read"] + rows["ddos"]["written"]
     rows["tick after"] = world.consolidate([], measured=True) or {}
     rows["tick after"]["bytes"] = rows["tick after"]["read"] + rows["tick after"]["written"]
-    same_day = [world.normal_file(normal, day(HISTORY_DAYS + 1), rng, n % BRANCHES) for n in range(files)]
+    same_day = [world.normal_file(normal, world.after(1), rng, n % BRANCHES) for n in range(files)]
     rows["same day"] = files_with_ticks(world, same_day, tick_every)
-    later = [world.normal_file(normal, day(HISTORY_DAYS + 2), rng, n % BRANCHES) for n in range(files)]
+    later = [world.normal_file(normal, world.after(2), rng, n % BRANCHES) for n in range(files)]
     rows["later day"] = files_with_ticks(world, later, tick_every)
     print(f"burst: {rows}", file=sys.stderr)
     return rows
@@ -445,13 +451,14 @@ def run(
     burst: tuple[int, int] = (100_000, 500_000),
     tick_every: int = TICK_EVERY,
     sizes: Sequence[int] = (PAIRS_PER_FILE, 50_000),
+    history_days: int = HISTORY_DAYS,
 ) -> list[str]:
     started = time.perf_counter()
     with moto_environment():
-        by_population = population_axis(populations, files, tick_every, runs, work)
-        by_rotation = rotation_axis(rotation, min(files, tick_every), tick_every, min(populations))
-        by_burst = burst_axis(min(files, tick_every), tick_every, *burst)
-        by_size = size_axis(burst[0], sizes, max(2, min(files, tick_every) // 2))
+        by_population = population_axis(populations, files, tick_every, runs, work, history_days)
+        by_rotation = rotation_axis(rotation, min(files, tick_every), tick_every, min(populations), history_days)
+        by_burst = burst_axis(min(files, tick_every), tick_every, *burst, history_days)
+        by_size = size_axis(burst[0], sizes, max(2, min(files, tick_every) // 2), history_days)
     seconds = time.perf_counter() - started
     lines = report(by_population, by_rotation, by_burst, files, runs, burst, tick_every, seconds)
     return lines + size_report(by_size, burst[0])

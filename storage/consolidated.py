@@ -179,6 +179,14 @@ class State:
         """The keys of the shard's pending delta objects."""
         return list(self.store.keys(layout.pending_prefix(shard)))
 
+    def all_pending(self) -> dict[int, list[str]]:
+        """The keys of every shard's pending delta objects, by shard, from one listing of pending/ (a
+        shard with none is absent)."""
+        found: dict[int, list[str]] = {}
+        for key in self.store.keys(layout.PENDING_PREFIX):
+            found.setdefault(layout.shard_of_key(key), []).append(key)
+        return found
+
     def _deltas(self, keys: Sequence[str]) -> list[Delta]:
         """The deltas still there (a concurrent fold may have deleted some since they were listed)."""
         return [Delta.loads(blob.body) for blob in parallel(self.store.get, keys) if blob is not None]
@@ -187,12 +195,22 @@ class State:
         """Fold the shard's pending deltas into its tables; returns how many were folded."""
         return self._fold(shard)[0]
 
-    def _fold(self, shard: int) -> tuple[int, tuple[Table, str] | None]:
+    def fold_unless_busy(self, shard: int) -> int | None:
+        """One attempt at folding the shard, as an apply does after writing its deltas: None when a
+        concurrent fold won (it made progress; what it left pending stays exact for every reader and the
+        tick folds it). Concurrent consolidations then never wait for each other's folds."""
+        try:
+            done = self._fold_once(shard, self.pending(shard))
+        except Conflict:
+            return None
+        return done[0] if done is not None else None
+
+    def _fold(self, shard: int, listed: list[str] | None = None) -> tuple[int, tuple[Table, str] | None]:
         """Fold the shard: how many deltas were folded, and the stats table written with its ETag (None
-        when nothing was pending)."""
+        when nothing was pending). `listed`: its pending keys, listed already (a retry lists again)."""
         for attempt in range(FOLD_ATTEMPTS):
             try:
-                done = self._fold_once(shard)
+                done = self._fold_once(shard, self.pending(shard) if listed is None or attempt else listed)
             except Conflict:
                 done = None
             if done is not None:
@@ -200,8 +218,7 @@ class State:
             self.store.sleep(backoff(attempt + 3))
         raise Contention(f"shard {shard}: {FOLD_ATTEMPTS} folds in a row lost to concurrent folds")
 
-    def _fold_once(self, shard: int) -> tuple[int, tuple[Table, str] | None] | None:
-        keys = self.pending(shard)
+    def _fold_once(self, shard: int, keys: list[str]) -> tuple[int, tuple[Table, str] | None] | None:
         if not keys:
             return 0, None
         listed = [layout.delta_id_of(key) for key in keys]
@@ -280,7 +297,7 @@ class State:
     def traffic_stats_current(self) -> bool:
         """Whether traffic_stats.csv includes every consolidated file: no delta is pending and it was
         built from the stats tables as they are."""
-        if any(self.pending(shard) for shard in range(SHARDS)):
+        if self.all_pending():
             return False
         current = self.store.head(layout.TRAFFIC_STATS_KEY)
         return current is not None and current.metadata.get("tables") == self._tables_version()
@@ -290,17 +307,19 @@ class State:
         `fold`: the table the fold wrote is the one written out, so each is read once): each shard's
         rows are sorted into a temporary file, the files merged in (SrcIP, DstIP) order into the upload
         (a managed, multipart transfer). Skipped when nothing is pending and the stats tables are those
-        of the last rebuild. Returns the pairs written (-1: skipped)."""
-        current = self.store.head(layout.TRAFFIC_STATS_KEY)
-        built = current is not None and current.metadata.get("tables") == self._tables_version()
-        if built and not (fold and any(self.pending(shard) for shard in range(SHARDS))):
-            return -1
+        of the last rebuild. Returns the pairs written (-1: skipped). A fold lists pending/ once: a
+        shard's fold lists again only when a concurrent fold beat it."""
+        pending = self.all_pending() if fold else {}
+        if not pending:
+            current = self.store.head(layout.TRAFFIC_STATS_KEY)
+            if current is not None and current.metadata.get("tables") == self._tables_version():
+                return -1
         pairs = 0
         etags = []
         with tempfile.TemporaryDirectory() as folder:
             paths = []
             for shard in range(SHARDS):
-                written = self._fold(shard)[1] if fold else None
+                written = self._fold(shard, pending.get(shard, []))[1] if fold else None
                 if written is None:
                     found = self.store.get(layout.stats_table_key(shard))
                     written = (Table.loads(found.body), found.etag) if found is not None else (Table(), "-")

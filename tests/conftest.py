@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
+from moto import mock_aws
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,11 +26,9 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
 
 
-STACK_FIXTURES = frozenset({"local_stack", "chaos_stack", "not_found_stack"})
+STACK_FIXTURES = frozenset({"local_stack", "chaos_stack", "not_found_stack", "poison_stack"})
 SHARED_STACK = "local-stack"
 """The xdist group of every test on the session's local stack: one stack per run, as without xdist."""
-IN_PROCESS_CALLS = "in-process-calls"
-"""The xdist group of the handler tests and the test that checks every AWS call they made (tests/test_iam.py)."""
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m selects on the marks added here
@@ -49,16 +48,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def group_of(item: pytest.Item, fixtures: set[str]) -> str | None:
     """The session's local stack is one per worker: its tests share one worker, so one stack serves them all.
-    The handler tests record their AWS calls in memory for tests/test_iam.py, which runs after them there.
     A module, class or package fixture is built once per worker: its tests stay together."""
     path = Path(str(item.path)).relative_to(ROOT)
     if "local_stack" in fixtures:
         return SHARED_STACK
-    if path.parts[:2] == ("tests", "handlers") or path.name == "test_iam.py":
-        return IN_PROCESS_CALLS
     definitions = getattr(item, "_fixtureinfo", None)
     scopes = {d.scope for defs in (definitions.name2fixturedefs.values() if definitions else ()) for d in defs}
     return path.as_posix() if scopes & {"module", "class", "package"} else None
+
+
+def moto_world() -> Any:
+    """moto in-process, keeping boto3's default session: by default moto replaces it at every start, and each
+    client of a fresh session loads its service model again (0.15 s for S3), which was most of the time of
+    the tests that build a new world for every call they crash at. The session holds no AWS state."""
+    return mock_aws(config={"core": {"reset_boto3_session": False}})
 
 
 class RunningStack:
@@ -101,8 +104,8 @@ timeouts are not scaled, so a running invocation's messages stay hidden as in La
 
 STACK_CONFIG = (
     # Short timeouts so retries and the DLQ (after 5 receives, 6 x timeout apart) take seconds, not hours.
-    "summarizeTimeout=5",
-    "consolidateTimeout=10",
+    "summarizeTimeout=10",
+    "consolidateTimeout=30",
     "summarizeMaxConcurrency=8",
     "consolidateMaxConcurrency=8",
 )
@@ -115,7 +118,7 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSta
     yield from start_stack(tmp_path_factory.mktemp("stack"), STACK_CONFIG)
 
 
-def start_stack(folder: Path, config: tuple[str, ...], *extra: str) -> Iterator[RunningStack]:
+def start_stack(folder: Path, config: tuple[str, ...], *extra: str, workers: int = 8) -> Iterator[RunningStack]:
     outputs_file = folder / "outputs.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     process = subprocess.Popen(
@@ -129,7 +132,7 @@ def start_stack(folder: Path, config: tuple[str, ...], *extra: str) -> Iterator[
             "--outputs",
             str(outputs_file),
             "--workers",
-            "8",
+            str(workers),
             "--duplicate-deliveries",
             "--exit-with-parent",
             "--trace",

@@ -1,7 +1,7 @@
 """Every AWS call the functions and the clients made, checked against their policies as IAM would.
 
-moto enforces no IAM. The functions' calls are recorded (on the local stack by the emulator's
---trace, in the handler tests by a botocore hook) and each is evaluated against the role policy
+moto enforces no IAM. The functions' calls on the local stack are recorded (by the emulator's
+--trace) and each is evaluated against the role policy
 the Pulumi program declares for that function (tests/iam.py), with the event source mapping's
 own queue calls added. These tests run after all the others, so they see every call they made.
 The clients' calls are recorded by a botocore hook while each person's commands run, on a stack
@@ -22,11 +22,10 @@ from moto import mock_aws
 
 from clients import export, rebuild, status, upload
 from infra.people import NOT_CALLED_BY_CLIENTS
-from local.deploy import Deployment, deploy, role_policies
+from local.deploy import Deployment, deploy
 from local.faults import call_record
 from tests.conftest import RunningStack, start_stack
 from tests.corpus import GOOD_ROW, HEADER
-from tests.handlers.conftest import IN_PROCESS_CALLS
 from tests.iam import denied
 
 pytestmark = pytest.mark.last
@@ -88,29 +87,6 @@ def test_removing_any_grant_denies_a_call_the_functions_make(
                 function: {**policy, "Statement": policy["Statement"][:n] + policy["Statement"][n + 1 :]},
             }
             assert denied(calls, without, manifest["queues"]), f"{function} does not need {statement}"
-
-
-def test_every_call_of_the_handler_tests_is_allowed() -> None:
-    if not IN_PROCESS_CALLS:
-        pytest.skip("no handler test ran in this session")
-    with mock_aws():
-        s3 = boto3.client("s3", region_name="us-east-1")
-        sqs = boto3.client("sqs", region_name="us-east-1")
-        deployment = deploy(s3, sqs, "us-east-1")
-    text = json.dumps(role_policies(deployment))
-    text = text.replace(deployment.outputs["bucket_name"], "data")
-    consolidate_arn = next(
-        arn for arn, url in deployment.queues.items() if url == deployment.outputs["consolidate_queue_url"]
-    )
-    text = text.replace(consolidate_arn, "arn:aws:sqs:us-east-1:123456789012:consolidate")
-    policies = {name.rsplit("-", 1)[0]: policy for name, policy in json.loads(text).items()}
-    queues = {
-        call["QueueUrl"]: "arn:aws:sqs:us-east-1:123456789012:consolidate"
-        for call in IN_PROCESS_CALLS
-        if "QueueUrl" in call
-    }
-    assert {"HeadObject", "GetObject", "PutObject", "SendMessage"} <= {call["operation"] for call in IN_PROCESS_CALLS}
-    assert denied(IN_PROCESS_CALLS, policies, queues) == []
 
 
 def test_a_missing_list_bucket_grant_is_what_turns_404_into_403() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import sys
 from collections.abc import Iterator
@@ -14,8 +15,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from local.deploy import deploy, role_policies
 from local.faults import call_record
 from storage.store import lambda_store
+from tests.conftest import moto_world
+from tests.iam import denied
 
 
 class FakeContext:
@@ -38,7 +42,39 @@ def s3_notification(key: str, version_id: str = "") -> dict[str, Any]:
 
 
 IN_PROCESS_CALLS: list[dict[str, Any]] = []
-"""Every AWS call the handlers made in these tests, with the function that made it (tests/test_iam.py)."""
+"""The AWS calls the handlers made in the running test, with the function that made it."""
+CONSOLIDATE_QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:consolidate"
+
+
+@functools.cache
+def role_policies_here() -> dict[str, Any]:
+    """The role policies the Pulumi program declares for the functions, for the bucket "data" and the
+    consolidate queue of these tests (the program deployed in-process once per worker)."""
+    with mock_aws():
+        deployment = deploy(boto3.client("s3", "us-east-1"), boto3.client("sqs", "us-east-1"), "us-east-1")
+    text = json.dumps(role_policies(deployment))
+    text = text.replace(deployment.outputs["bucket_name"], "data")
+    consolidate_arn = next(
+        arn for arn, url in deployment.queues.items() if url == deployment.outputs["consolidate_queue_url"]
+    )
+    text = text.replace(consolidate_arn, CONSOLIDATE_QUEUE_ARN)
+    return {name.rsplit("-", 1)[0]: policy for name, policy in json.loads(text).items()}
+
+
+def denied_here(calls: list[dict[str, Any]]) -> list[str]:
+    """The calls IAM would refuse the functions' roles (moto enforces none)."""
+    queues = {call["QueueUrl"]: CONSOLIDATE_QUEUE_ARN for call in calls if "QueueUrl" in call}
+    return denied(calls, role_policies_here(), queues)
+
+
+@pytest.fixture(autouse=True)
+def every_call_allowed_by_its_role() -> Iterator[None]:
+    """After each handler test, every AWS call the handlers made in it is checked against the role
+    policy of the function that made it, as IAM would (tests/iam.py)."""
+    IN_PROCESS_CALLS.clear()
+    yield
+    calls, IN_PROCESS_CALLS[:] = list(IN_PROCESS_CALLS), []
+    assert denied_here(calls) == []
 
 
 def _calling_function() -> str:
@@ -61,7 +97,7 @@ def _record(model: Any, params: dict[str, Any], **_: Any) -> None:
 def moto_bucket(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """A versioned bucket "data" and a consolidate queue on moto in-process, with the handlers'
     environment and their cached clients pointing there."""
-    with mock_aws():
+    with moto_world():
         lambda_store.cache_clear()
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket="data")

@@ -15,7 +15,7 @@ from core.status import FileStatus
 from handlers import consolidate, summarize
 from storage.consolidated import State
 from storage.store import lambda_store
-from tests.handlers.conftest import FakeContext, s3_notification, sqs_event
+from tests.handlers.conftest import FakeContext, denied_here, s3_notification, sqs_event
 
 GOOD = b"Src IP,Dst IP,Timestamp,Flow Duration,Tot Fwd Pkts\n10.0.0.1,8.8.8.8,01/12/2022 10:00:00 AM,100,3\n"
 
@@ -168,3 +168,12 @@ def test_a_status_or_summary_not_visible_yet_is_retried_never_skipped(bucket: An
     assert consolidate.handler(sqs_event(*messages), FakeContext()) == {"batchItemFailures": []}
     assert status_of(bucket, key).state == "consolidated"
     assert State(lambda_store("data")).pair_days("10.0.0.1", "8.8.8.8") == {"2022-12-01": Counts(100, 3, 1)}
+
+
+def test_the_role_check_after_each_test_refuses_what_a_role_does_not_grant(bucket: Any) -> None:
+    """The check every handler test ends with (conftest.every_call_allowed_by_its_role) can fail: summarize
+    may not write the consolidated state, nor consolidate delete an upload."""
+    summarize_write = {"function": "summarize", "operation": "PutObject", "Bucket": "data", "Key": "consolidated/x"}
+    consolidate_delete = {"function": "consolidate", "operation": "DeleteObject", "Bucket": "data", "Key": "raw/a.csv"}
+    assert len(denied_here([summarize_write, consolidate_delete])) == 2
+    assert denied_here([{**summarize_write, "operation": "GetObject", "Key": "raw/a.csv"}]) == []

@@ -17,6 +17,7 @@ def test_the_consolidation_benchmark_measures_every_axis(tmp_path: Path) -> None
         burst=(300, 600),
         tick_every=2,
         sizes=(100, 200),
+        history_days=3,
     )
     text = "\n".join(lines)
     assert "| 300 pairs in the state | 600 pairs in the state |" in text

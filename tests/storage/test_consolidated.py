@@ -14,7 +14,6 @@ import boto3
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from moto import mock_aws
 
 from core import layout
 from core.consolidated import SHARDS, Table, pair_name, shard_of
@@ -22,6 +21,7 @@ from core.counts import Counts
 from core.stats import Days, Pair
 from storage.consolidated import State, expected_stats_text, traffic_stats_text
 from storage.store import RETRIES, Store
+from tests.conftest import moto_world
 
 PAIRS = [("10.0.0.1", "8.8.8.8"), ("10.0.0.2", "1.1.1.1"), ("fe80::1", "10.0.0.9"), ("10.0.0.3", "10.0.0.4")]
 DAYS = ["2024-01-01", "2024-01-02", "2024-02-01"]
@@ -48,7 +48,7 @@ class Crash(BaseException):
 
 @pytest.fixture
 def store(aws_env: None) -> Iterator[Store]:
-    with mock_aws():
+    with moto_world():
         yield _new_store()
 
 
