@@ -26,7 +26,8 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
 
 
-STACK_FIXTURES = frozenset({"local_stack", "chaos_stack", "not_found_stack", "poison_stack"})
+STACK_FIXTURE_SUFFIX = "_stack"
+"""A fixture named so (local_stack, chaos_stack, people_stack, ...) starts a local stack: its tests are e2e."""
 SHARED_STACK = "local-stack"
 """The xdist group of every test on the session's local stack: one stack per run, as without xdist."""
 
@@ -39,7 +40,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.get_closest_marker("last") is not None)
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
-        e2e = bool(STACK_FIXTURES & fixtures) or item.get_closest_marker("e2e") is not None
+        e2e = (
+            any(name.endswith(STACK_FIXTURE_SUFFIX) for name in fixtures) or item.get_closest_marker("e2e") is not None
+        )
         item.add_marker(pytest.mark.e2e if e2e else pytest.mark.unit)
         group = group_of(item, fixtures)
         if group:
