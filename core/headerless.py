@@ -137,7 +137,7 @@ def _fields(line: bytes) -> list[bytes]:
 def recognise(first: bytes, ahead: Sequence[bytes]) -> Recognised | str:
     """The layout of a file whose first data line is `first`, judged on it and the lines `ahead`;
     or, when no layout fits, a reason naming the layouts tried and how many rows fit each."""
-    rows = [_fields(line) for line in (first, *ahead) if line.strip()]
+    rows = [_fields(first), *(_fields(line) for line in ahead if line.strip())]
     tried = []
     for layout in LAYOUTS:
         fit = sum(1 for fields in rows if layout.fits(fields))

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.flows import RejectedFile, summarize_stream
-from core.headerless import HEADER_LAYOUT, JAVA_LAYOUT, PYTHON_LAYOUT
+from core.headerless import HEADER_LAYOUT, JAVA_LAYOUT, PYTHON_LAYOUT, recognise
 from core.ranges import summarize_path
 
 
@@ -144,3 +144,10 @@ def test_no_damage_to_headerless_rows_makes_the_reader_raise_anything_but_a_reje
     else:
         assert summary.layout.layout in (JAVA_LAYOUT, PYTHON_LAYOUT)
         assert summary.rows_read == summary.rows_kept + sum(summary.skipped.values())
+
+
+@pytest.mark.parametrize("ahead", [[], [b"\r\n", b"  \n"]])
+def test_a_blank_first_line_is_judged_like_any_other_not_an_index_error(ahead: list[bytes]) -> None:
+    """Found by the hostile-bytes property (tests/core/test_flows.py): a whitespace-only first line."""
+    reason = recognise(b" \r\n", ahead)
+    assert isinstance(reason, str) and "0 of the first 1 rows" in reason
