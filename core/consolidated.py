@@ -27,6 +27,7 @@ equal `statistics.mean`/`statistics.stdev` of its daily totals.
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -165,6 +166,20 @@ def entry_in(block: bytes, name: str) -> Any:
 
 # Files and their deltas --------------------------------------------------------------------------
 
+GZIP_MAGIC: Final = b"\x1f\x8b"
+
+
+def packed(document: Mapping[str, Any]) -> bytes:
+    """A ledger's or a delta's bytes: compact JSON, gzip-compressed at level 1 (a ledger holds every row
+    of its file, as summaries/ does: 21 instead of 52 bytes a row for random addresses, in 2 ms per
+    1,000 rows; less where addresses repeat). mtime 0: the same document is the same bytes."""
+    return gzip.compress(json.dumps(document, separators=(",", ":"), sort_keys=True).encode(), 1, mtime=0)
+
+
+def unpacked(data: bytes) -> Any:
+    """The document of `packed` bytes, or of plain JSON (what stacks wrote before compression)."""
+    return json.loads(gzip.decompress(data) if data[:2] == GZIP_MAGIC else data)
+
 
 @dataclass
 class FileLedger:
@@ -191,12 +206,11 @@ class FileLedger:
         return deltas_of(source, self.previous["generation"], self.previous["rows"], self.generation, self.rows)
 
     def dumps(self) -> bytes:
-        document = {"format": FORMAT, "generation": self.generation, "rows": self.rows, "previous": self.previous}
-        return json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
+        return packed({"format": FORMAT, "generation": self.generation, "rows": self.rows, "previous": self.previous})
 
     @classmethod
     def loads(cls, data: bytes) -> FileLedger:
-        document = json.loads(data)
+        document = unpacked(data)
         if document.get("format") != FORMAT:
             raise ValueError(f"file ledger: unknown format {document.get('format')!r} (run python -m clients.rebuild)")
         return cls(document["generation"], document["rows"], document["previous"])
@@ -210,11 +224,11 @@ class Delta:
     days: dict[str, dict[str, Value]]
 
     def dumps(self) -> bytes:
-        return json.dumps({"format": FORMAT, "id": self.id, "days": self.days}, separators=(",", ":")).encode()
+        return packed({"format": FORMAT, "id": self.id, "days": self.days})
 
     @classmethod
     def loads(cls, data: bytes) -> Delta:
-        document = json.loads(data)
+        document = unpacked(data)
         if document.get("format") != FORMAT:
             raise ValueError(f"delta: unknown format {document.get('format')!r} (run python -m clients.rebuild)")
         return cls(document["id"], document["days"])

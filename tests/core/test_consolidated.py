@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import statistics
 
 from hypothesis import given, settings
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 
 from core.consolidated import (
     BLOCKS,
+    FORMAT,
     HEADER_BYTES,
     SHARDS,
     Conflict,
@@ -145,3 +147,17 @@ def test_sqrt_of_ratio_is_exact_on_squares_and_tiny_values() -> None:
     assert sqrt_of_ratio(0, 7) == 0.0
     assert sqrt_of_ratio(10**40, 1) == 1e20
     assert sqrt_of_ratio(4, 2) == 2**0.5
+
+
+def test_ledgers_and_deltas_are_gzip_json_and_plain_json_still_reads() -> None:
+    rows = {"2024-01-01": [[f"10.0.{n // 250}.{n % 250}", "8.8.8.8", 1000 + n, 3, 1] for n in range(2000)]}
+    ledger = FileLedger()
+    ledger.advance(1, rows)
+    body = ledger.dumps()
+    assert body[:2] == b"\x1f\x8b" and body == ledger.dumps()  # gzip, the same bytes each time
+    plain = json.dumps({"format": FORMAT, "generation": 1, "rows": ledger.rows, "previous": ledger.previous}).encode()
+    assert len(body) * 2 < len(plain)
+    assert FileLedger.loads(body) == FileLedger.loads(plain) == ledger  # what stacks wrote before reads too
+    delta = next(iter(ledger.pending_deltas("src").values()))
+    assert Delta.loads(delta.dumps()) == delta
+    assert Delta.loads(json.dumps({"format": FORMAT, "id": delta.id, "days": delta.days}).encode()) == delta
