@@ -1,4 +1,4 @@
-"""Two fixes to moto's S3 that the local stack needs to behave like S3 under load.
+"""Three fixes to moto that the local stack needs to behave like S3 under load.
 
 * Conditional PutObject is atomic, as S3's is. moto checks If-Match / If-None-Match and then writes,
   without a lock: two concurrent requests can both pass the check. The optimistic concurrency of the
@@ -11,6 +11,10 @@
   past 20 GB and into the OOM killer. Here the listing sees only the keys under its prefix (the
   result is the same), its copies are neither tracked nor kept once the answer is written, and a key
   deleted while it is being listed is left out instead of failing the request with a 500.
+* The server finds a request's service once per host. moto's dispatcher does it for every request,
+  under one lock shared by all of them, by listing its own package folder (a directory listing and
+  about 170 isdir calls) and then matching hundreds of URL patterns: every request of every function
+  queued behind that lock. The answer depends on the host alone, so it is remembered.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from moto.core.common_models import BaseModel
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.s3.models import S3Backend
 from moto.s3.responses import S3Response
 from moto.s3.utils import _VersionedKeyStore
@@ -94,6 +99,19 @@ def _untracked_listing_copies() -> None:
     S3Response.list_object_versions = list_object_versions  # type: ignore[method-assign]
 
 
+def _backend_per_host() -> None:
+    original = DomainDispatcherApplication.get_backend_for_host
+    found: dict[str | None, Any] = {}
+
+    @functools.wraps(original)
+    def get_backend_for_host(self: DomainDispatcherApplication, host: str | None) -> Any:
+        if host not in found:
+            found[host] = original(self, host)
+        return found[host]
+
+    DomainDispatcherApplication.get_backend_for_host = get_backend_for_host  # type: ignore[method-assign]
+
+
 def apply() -> None:
     global _applied
     if _applied:
@@ -101,4 +119,5 @@ def apply() -> None:
     _atomic_put_object()
     _prefixed_version_listing()
     _untracked_listing_copies()
+    _backend_per_host()
     _applied = True

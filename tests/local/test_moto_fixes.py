@@ -73,3 +73,18 @@ def test_a_key_deleted_while_versions_are_listed_is_left_out(s3: Any, monkeypatc
     monkeypatch.setattr(_VersionedKeyStore, "getlist", racing)
     listing = s3.list_object_versions(Bucket=BUCKET, Prefix="raw/")  # moto alone: a 500, TypeError
     assert [v["Key"] for v in listing["Versions"]] == ["raw/kept.csv"]
+
+
+def test_the_server_finds_a_hosts_service_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto import backends
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    apply()
+    listings = []
+    original = backends.list_of_moto_modules
+    monkeypatch.setattr(backends, "list_of_moto_modules", lambda: listings.append(1) or original())
+    dispatcher = DomainDispatcherApplication(create_backend_app)
+    hosts = ["s3.us-east-1.amazonaws.com", "sqs.us-east-1.amazonaws.com", "s3.eu-west-3.amazonaws.com"]
+    for _ in range(3):
+        assert [dispatcher.get_backend_for_host(host) for host in hosts] == ["s3", "sqs", "s3"]
+    assert len(listings) <= len(hosts)
