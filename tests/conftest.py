@@ -121,7 +121,7 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSta
     yield from start_stack(tmp_path_factory.mktemp("stack"), STACK_CONFIG)
 
 
-def start_stack(folder: Path, config: tuple[str, ...], *extra: str, workers: int = 8) -> Iterator[RunningStack]:
+def start_stack(folder: Path, config: tuple[str, ...], *extra: str) -> Iterator[RunningStack]:
     outputs_file = folder / "outputs.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     process = subprocess.Popen(
@@ -135,7 +135,7 @@ def start_stack(folder: Path, config: tuple[str, ...], *extra: str, workers: int
             "--outputs",
             str(outputs_file),
             "--workers",
-            str(workers),
+            "8",
             "--duplicate-deliveries",
             "--exit-with-parent",
             "--trace",
