@@ -164,7 +164,16 @@ class Environment:
             self.process.wait()
             self.process = None
 
+    def abort(self) -> None:
+        """Kill the process from another thread (the emulator is stopping): an invocation in flight
+        ends as one Lambda cuts short, its messages come back after their visibility timeout."""
+        process = self.process
+        if process is not None:
+            process.kill()
 
+
+STOP_SECONDS = 5
+"""How long a stopping runner waits for its workers' last SQS calls after killing their environments."""
 LEASE_FLOOR_TIMEOUTS = 2
 """A failed message is hidden at least this many function timeouts after its receipt, whatever the scale."""
 
@@ -237,9 +246,12 @@ class Poller:
         self.lock = threading.Lock()
         attributes = self.sqs.get_queue_attributes(QueueUrl=spec["queue_url"], AttributeNames=["VisibilityTimeout"])
         self.visibility_timeout = int(attributes["Attributes"]["VisibilityTimeout"])
+        self.environments: list[Environment] = []
 
     def run(self) -> None:
         environment = Environment(self.spec)
+        with self.lock:
+            self.environments.append(environment)
         failures = 0
         try:
             while not self.stop.is_set():
@@ -323,12 +335,18 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     poller = Poller(spec, stop)
-    workers = [threading.Thread(target=poller.run) for _ in range(spec["workers"])]
+    workers = [threading.Thread(target=poller.run, daemon=True) for _ in range(spec["workers"])]
     for worker in workers:
         worker.start()
     print(f"ready {spec['function_name']}", flush=True)
+    while not stop.wait(1):
+        pass
+    with poller.lock:  # invocations in flight end now, as at a Lambda shutdown, not at their timeout
+        for environment in poller.environments:
+            environment.abort()
+    deadline = time.monotonic() + STOP_SECONDS
     for worker in workers:
-        worker.join()
+        worker.join(max(0.0, deadline - time.monotonic()))
     return 0
 
 

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,8 @@ LIFECYCLE_ROUND_MIN_SECONDS = 1.0
 """However short a scaled day, the lifecycle rules are applied at most once a second (each round lists versions)."""
 NOT_FOUND_PREFIXES = [layout.RAW_PREFIX, layout.STATUS_PREFIX, layout.SUMMARIES_PREFIX]
 """What the not-found fault answers with a 404: raw objects, status records and summaries."""
+STOP_SECONDS = 15
+"""How long the runners have to stop, together, before they are killed."""
 RUNNER = Path(__file__).resolve().parent / "runner.py"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local"}
 
@@ -55,6 +58,9 @@ class MotoServer:
                 request_handler=MotoRequestHandler,
                 fd=bound.fileno(),
             )
+        # Stopping does not wait for the requests in flight (their clients are being stopped too):
+        # socketserver would join every request thread, among them SQS long polls of stopped runners.
+        self._server.block_on_close = False  # type: ignore[attr-defined]
         self.endpoint = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
@@ -245,9 +251,10 @@ class LocalStack:
         self._stopping.set()
         for process in self.processes:
             process.terminate()
+        deadline = time.monotonic() + STOP_SECONDS
         for process in self.processes:
             try:
-                process.wait(timeout=15)
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
