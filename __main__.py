@@ -186,6 +186,7 @@ consolidator = Worker(
             env.BUCKET_NAME: data.bucket.bucket,
             env.CONSOLIDATE_QUEUE_URL: consolidate.queue.url,
             env.STATS_REBUILD_SECONDS: str(settings.stats_rebuild_seconds),
+            env.STATS_MAX_AGE_SECONDS: str(settings.stats_max_age_seconds),
         },
         arns=[data.bucket.arn, consolidate.queue.arn],
         statements=consolidate_statements,

@@ -12,6 +12,8 @@ CONSOLIDATE_QUEUE_URL = "CONSOLIDATE_QUEUE_URL"
 DELETE_RAW = "DELETE_RAW"
 STATS_REBUILD_SECONDS = "STATS_REBUILD_SECONDS"
 DEFAULT_STATS_REBUILD_SECONDS = 300
+STATS_MAX_AGE_SECONDS = "STATS_MAX_AGE_SECONDS"
+DEFAULT_STATS_MAX_AGE_SECONDS = 6 * 3600
 EARLIEST_DATE = "EARLIEST_DATE"
 LATEST_DATE = "LATEST_DATE"
 MAX_DATES_PER_FILE = "MAX_DATES_PER_FILE"
@@ -23,7 +25,9 @@ class Settings:
     consolidate_queue_url: str
     delete_raw: bool
     stats_rebuild_seconds: int = DEFAULT_STATS_REBUILD_SECONDS
-    """How long after a consolidation traffic_stats.csv is rebuilt (the tick's delay)."""
+    """How long after a consolidation the tick that may rebuild traffic_stats.csv comes (its delay)."""
+    stats_max_age_seconds: int = DEFAULT_STATS_MAX_AGE_SECONDS
+    """How old traffic_stats.csv may grow while files keep arriving (README, "Freshness")."""
     date_limits: DateLimits = field(default_factory=DateLimits)
 
 
@@ -56,4 +60,5 @@ def consolidate_settings() -> Settings:
         consolidate_queue_url=os.environ[CONSOLIDATE_QUEUE_URL],
         delete_raw=False,
         stats_rebuild_seconds=int(os.environ.get(STATS_REBUILD_SECONDS, DEFAULT_STATS_REBUILD_SECONDS)),
+        stats_max_age_seconds=int(os.environ.get(STATS_MAX_AGE_SECONDS, DEFAULT_STATS_MAX_AGE_SECONDS)),
     )

@@ -16,7 +16,7 @@ from typing import Any
 from core.status import CONSOLIDATED, SUMMARIZED, FileStatus
 from handlers.batch import BatchResponse, SqsRecord, log_outcome, process_batch, retrying
 from handlers.config import Settings, consolidate_settings
-from storage.consolidated import NotVisibleYet, Source, State, parallel, read_generation
+from storage.consolidated import NotVisibleYet, Source, State, TickOutcome, parallel, read_generation
 from storage.store import Store, lambda_store
 
 logger = logging.getLogger("iot.handlers")
@@ -28,11 +28,13 @@ def handler(event: dict[str, Any], context: Any) -> BatchResponse:
     sources: dict[str, Source] = {}
     messages: dict[str, list[str]] = {}
     ticks: list[str] = []
+    seen: list[int] = []
 
     def record_handler(record: SqsRecord) -> None:
         body = json.loads(record["body"])
         if "tick" in body:
             ticks.append(record["messageId"])
+            seen.extend([body["seen"]] if "seen" in body else [])
             return
         key = body["key"]
         source = retrying(f"reading {key}", lambda _: read_source(store, key), context)
@@ -54,19 +56,34 @@ def handler(event: dict[str, Any], context: Any) -> BatchResponse:
     if ticks:
         try:
             started = time.monotonic()
-            pairs = retrying("tick", lambda _: State(store).tick(), context)
-            log_outcome("tick", outcome="tick", pairs=pairs, seconds=round(time.monotonic() - started, 3))
+            done = retrying("tick", lambda _: tick(store, settings, seen), context)
+            log_outcome(
+                f"tick: {done.reason}",
+                outcome="tick",
+                rebuilt=done.rebuilt,
+                lacking_bytes=done.lacking,
+                pairs=done.pairs,
+                seconds=round(time.monotonic() - started, 3),
+            )
         except Exception:
             logger.exception("the tick failed; it will be retried", extra={"outcome": "failed"})
             failed += [{"itemIdentifier": m} for m in ticks]
     return response
 
 
-def schedule_tick(store: Store, settings: Settings) -> None:
+def schedule_tick(store: Store, settings: Settings, seen: int | None = None) -> None:
     def send(message: dict[str, Any], delay: int) -> None:
         store.send(settings.consolidate_queue_url, message, delay)
 
-    State(store).schedule_tick(send, settings.stats_rebuild_seconds)
+    State(store).schedule_tick(send, settings.stats_rebuild_seconds, seen)
+
+
+def tick(store: Store, settings: Settings, seen: Sequence[int]) -> TickOutcome:
+    """The tick; a deferred one schedules the next, telling it what this one found lacking."""
+    done = State(store).tick(seen, settings.stats_max_age_seconds)
+    if done.reason == "deferred":
+        schedule_tick(store, settings, done.lacking)
+    return done
 
 
 def apply_again(store: Store, sources: dict[str, Source], attempt: int) -> None:

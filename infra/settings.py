@@ -77,6 +77,8 @@ class StackConfig:
     latest_date: str = LATEST_DATE
     max_dates_per_file: int = 366
     stats_rebuild_seconds: int = 300
+    stats_max_age_seconds: int = 6 * 3600
+    """traffic_stats.csv is rebuilt when what it lacks is worth it (README, "Freshness") or at this age."""
     athena_start_date: str = EARLIEST_DATE
     """Never derived from the deploy date: by default the earliest date a summary can hold."""
     uploader_branch: str | None = None
@@ -101,6 +103,7 @@ _RANGES: Final[dict[str, tuple[int, int]]] = {
     "stateNoncurrentDays": (1, 3650),
     "maxDatesPerFile": (1, 100000),
     "statsRebuildSeconds": (10, 900),
+    "statsMaxAgeSeconds": (60, 7 * 24 * 3600),
 }
 _ISO_DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
 _BRANCH: Final = re.compile(r"[^/*?$]+")
@@ -172,6 +175,7 @@ def load(config: pulumi.Config) -> StackConfig:
         latest_date=date("latestDate", defaults.latest_date),
         max_dates_per_file=integer("maxDatesPerFile", defaults.max_dates_per_file),
         stats_rebuild_seconds=integer("statsRebuildSeconds", defaults.stats_rebuild_seconds),
+        stats_max_age_seconds=integer("statsMaxAgeSeconds", defaults.stats_max_age_seconds),
         athena_start_date=date("athenaStartDate", earliest_date),
         uploader_branch=branch("uploaderBranch"),
         alarm_email=config.get("alarmEmail") or None,

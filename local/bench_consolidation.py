@@ -10,9 +10,10 @@ the same protocol (storage.consolidated.State), unmeasured.
 Axes, each with the others held:
 
 * **population**: files of 2,000 pairs (drawn from the population, 10 branches, one day each) after
-  states of 20k ... 2M pairs. A tick (fold every shard, rebuild traffic_stats.csv) runs after every
-  TICK_EVERY files, measured too, and its share is added to the per-file figure: 100 branches x 24
-  files a day and a tick every 300 s make about 8 files per tick.
+  states of 20k ... 2M pairs. The handler's tick runs after every TICK_EVERY files (100 branches x
+  24 files a day and a tick every 300 s make about 8 files per tick), measured too: it rebuilds
+  traffic_stats.csv or defers by its rule, and the per-file figure adds a rebuild's share over the
+  files the rule lets pass between two rebuilds, and the deferred ticks' share.
 * **rotation**: one branch's files of one day (2,000 pairs each from the branch's 5,000), the files
   after 24 against the files after 288.
 * **burst**: a 100k-pair state, a DDoS capture of 500k new pairs, and normal files before and after.
@@ -26,6 +27,7 @@ import datetime
 import io
 import json
 import logging
+import math
 import os
 import random
 import resource
@@ -117,7 +119,8 @@ def _stream_size(body: Any) -> int:
 
 
 def invoke(bucket: str, queue_url: str, keys: Sequence[str]) -> dict[str, Any]:
-    """Run the consolidate handler in a fresh process on these keys (no key: a tick); its measurements."""
+    """Run the consolidate handler in a fresh process on these keys ("tick" or "tick=SEEN": a tick); its
+    measurements."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "BUCKET_NAME": bucket, "CONSOLIDATE_QUEUE_URL": queue_url}
     done = subprocess.run(
         [sys.executable, "-m", "local.bench_consolidation", *keys],
@@ -136,12 +139,25 @@ def _child(keys: list[str]) -> int:
     """The measured process: import the handler, then meter one invocation."""
     logging.disable(logging.CRITICAL)
     from handlers import consolidate
+    from storage.consolidated import State, TickOutcome
     from storage.store import lambda_store
 
+    outcomes: list[TickOutcome] = []
+    tick = State.tick
+
+    def observed(self: State, *args: Any, **kwargs: Any) -> TickOutcome:
+        outcomes.append(tick(self, *args, **kwargs))
+        return outcomes[-1]
+
+    State.tick = observed  # type: ignore[method-assign]
     store = lambda_store(os.environ["BUCKET_NAME"])
     meter = Meter()
     meter.attach(store)
-    records = [{"tick": 0}] if not keys else [{"key": key} for key in keys]
+    if keys and keys[0].startswith("tick"):  # "tick" or "tick=SEEN": a tick told what the previous one found
+        seen = keys[0].partition("=")[2]
+        records: list[dict[str, Any]] = [{"tick": 0, **({"seen": int(seen)} if seen else {})}]
+    else:
+        records = [{"key": key} for key in keys]
     event = {"Records": [{"messageId": str(n), "body": json.dumps(body)} for n, body in enumerate(records)]}
     usage = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
@@ -152,7 +168,8 @@ def _child(keys: list[str]) -> int:
         print(f"failed: {response}", file=sys.stderr)
         return 1
     cpu = after.ru_utime + after.ru_stime - usage.ru_utime - usage.ru_stime
-    print(json.dumps({**meter.reset(), "cpu": cpu, "wall": wall, "peak_mb": _peak_mb()}))
+    rebuilt = any(outcome.rebuilt for outcome in outcomes)
+    print(json.dumps({**meter.reset(), "cpu": cpu, "wall": wall, "peak_mb": _peak_mb(), "rebuilt": rebuilt}))
     return 0
 
 
@@ -257,7 +274,8 @@ class World:
             self.state.apply(f"seed/{start}", 1, rows)
         history = {day(d): [[*EXPORT_PAIR, 10**6 * (d + 1), 10 + d, 1]] for d in range(self.history_days)}
         self.state.apply("seed/export", 1, history)
-        self.state.tick()
+        self.state.fold_all()
+        self.state.rebuild_traffic_stats()
 
     def publish(self, totals: dict[Key, Counts], branch: str) -> str:
         """Publish a file's summaries and status as summarize leaves them; its raw key."""
@@ -291,6 +309,17 @@ class World:
             for n in rng.sample(pairs, PAIRS_PER_FILE)
         }
         return self.publish(totals, "branch-rotating")
+
+    def lacking(self) -> int:
+        """The delta bytes traffic_stats.csv lacks (what the tick's rule weighs), unmeasured."""
+        return self.state.lacking() or 0
+
+    def tables_size(self) -> int:
+        """All stats tables' bytes together, unmeasured."""
+        from core.consolidated import SHARDS
+
+        heads = [self.store.head(layout.stats_table_key(shard)) for shard in range(SHARDS)]
+        return sum(head.size for head in heads if head is not None)
 
     def consolidate(self, keys: Sequence[str], measured: bool) -> dict[str, Any] | None:
         if measured:
@@ -332,26 +361,45 @@ class World:
 
 
 def files_with_ticks(world: World, keys: Sequence[str], tick_every: int) -> dict[str, float]:
-    """Consolidate each file in its own invocation, a tick after every TICK_EVERY; per-file means, the
-    tick's share included (and the largest peak of any invocation)."""
-    files, ticks = [], []
+    """Consolidate each file in its own invocation, a tick after every `tick_every` (the handler's own
+    tick: it rebuilds traffic_stats.csv or defers by its rule), then one rebuild (a tick told that
+    nothing arrived since). Per-file means with the ticks' shares: a rebuild per `files_per_rebuild`
+    files, the files the rule lets pass between two rebuilds at this arrival rate (from the delta bytes
+    the files added and the stats tables' size), and the deferred ticks in between."""
+    from storage.consolidated import DEFAULT_MAX_AGE_SECONDS, REBUILD_GROWTH, SMALL_TABLES
+
+    files, ticks, added = [], [], 0
     for n, key in enumerate(keys, 1):
-        files.append(world.consolidate([key], measured=True))
+        before = world.lacking()
+        files.append(world.consolidate([key], measured=True) or {})
+        added += max(0, world.lacking() - before)
         if n % tick_every == 0:
-            ticks.append(world.consolidate([], measured=True))
-    assert all(files) and all(ticks)
-    result: dict[str, float] = {}
+            ticks.append(world.consolidate(["tick"], measured=True) or {})
+    lacking = world.lacking()
+    rebuilds = [t for t in ticks if t["rebuilt"]]
+    if lacking:
+        rebuilds.append(world.consolidate([f"tick={lacking}"], measured=True) or {})
+    assert rebuilds and world.state.traffic_stats_current()
+    deferred = [t for t in ticks if not t["rebuilt"]]
+    size, per_file = world.tables_size(), added / len(keys)
+    if size <= SMALL_TABLES or per_file * tick_every * REBUILD_GROWTH >= size:
+        files_per_rebuild = float(tick_every)
+    else:
+        ticks_between = min(math.ceil(size / REBUILD_GROWTH / per_file / tick_every), DEFAULT_MAX_AGE_SECONDS // 300)
+        files_per_rebuild = float(ticks_between * tick_every)
+    result: dict[str, float] = {"files_per_rebuild": files_per_rebuild, "delta_bytes": per_file, "tables": size}
     for name in ("read", "written", "requests", "cpu"):
-        per_file = statistics.mean(f[name] for f in files if f)
-        per_tick = statistics.mean(t[name] for t in ticks if t) if ticks else 0.0
-        result[name] = per_file
-        result[f"tick_{name}"] = per_tick
-        result[f"all_{name}"] = per_file + per_tick / tick_every
-    result["bytes"] = result["read"] + result["written"]
-    result["tick_bytes"] = result["tick_read"] + result["tick_written"]
-    result["all_bytes"] = result["all_read"] + result["all_written"]
-    result["peak_mb"] = max(f["peak_mb"] for f in files if f)
-    result["tick_peak_mb"] = max((t["peak_mb"] for t in ticks if t), default=0.0)
+        own = statistics.mean(f[name] for f in files)
+        rebuild = statistics.mean(t[name] for t in rebuilds)
+        skip = statistics.mean(t[name] for t in deferred) if deferred else 0.0
+        result[name] = own
+        result[f"tick_{name}"] = rebuild
+        result[f"deferred_{name}"] = skip
+        result[f"all_{name}"] = own + (rebuild + skip * (files_per_rebuild / tick_every - 1)) / files_per_rebuild
+    for prefix in ("", "tick_", "deferred_", "all_"):
+        result[f"{prefix}bytes"] = result[f"{prefix}read"] + result[f"{prefix}written"]
+    result["peak_mb"] = max(f["peak_mb"] for f in files)
+    result["tick_peak_mb"] = max(t["peak_mb"] for t in rebuilds + deferred)
     return result
 
 
@@ -370,13 +418,6 @@ def population_axis(
         rng = random.Random(population)
         keys = [world.normal_file(population, world.after(n // BRANCHES), rng, n % BRANCHES) for n in range(files)]
         rows[population] = {**files_with_ticks(world, keys, tick_every), **world.export(runs, work), "seeded": seeded}
-        # The same measurements amortised at the arrival rate this population implies when it comes from
-        # branches of PAIRS_PER_FILE pairs sending 24 files a day, with a tick every 300 s (at least one
-        # file per tick: the tick is debounced, not periodic).
-        per_tick = max(1.0, population / PAIRS_PER_FILE * 24 / 288)
-        for name in ("bytes", "cpu"):
-            rows[population][f"branches_{name}"] = rows[population][name] + rows[population][f"tick_{name}"] / per_tick
-        rows[population]["files_per_tick"] = per_tick
         print(f"population {population:,}: {rows[population]}", file=sys.stderr)
     return rows
 
@@ -429,7 +470,7 @@ def burst_axis(files: int, tick_every: int, normal: int, burst: int, history_day
     ddos = world.publish(totals, "branch-0")
     rows["ddos"] = world.consolidate([ddos], measured=True) or {}
     rows["ddos"]["bytes"] = rows["ddos"]["read"] + rows["ddos"]["written"]
-    rows["tick after"] = world.consolidate([], measured=True) or {}
+    rows["tick after"] = world.consolidate(["tick"], measured=True) or {}
     rows["tick after"]["bytes"] = rows["tick after"]["read"] + rows["tick after"]["written"]
     same_day = [world.normal_file(normal, world.after(1), rng, n % BRANCHES) for n in range(files)]
     rows["same day"] = files_with_ticks(world, same_day, tick_every)
@@ -496,6 +537,8 @@ def report(
     tick_every: int,
     seconds: float,
 ) -> list[str]:
+    from storage.consolidated import REBUILD_GROWTH
+
     points = sorted(population)
     base = population[points[0]]
 
@@ -521,27 +564,30 @@ def report(
         f"Each invocation is the consolidate handler in a fresh process (S3 bytes and requests from botocore's "
         f"events, CPU of the handler call, peak RSS of the process, interpreter and boto3 included) against a "
         f"moto server in its own process. Files of {PAIRS_PER_FILE:,} pairs, {BRANCHES} branches, one day each; "
-        f"a tick after every {tick_every} files (100 branches × 24 files a day with a tick every 300 s), its "
-        f"share added in the *amortised* rows; means over {files} files per point. The *arrival rate* rows "
-        f"amortise the same measured tick over the files a tick takes when the population comes from branches "
-        f"of {PAIRS_PER_FILE:,} pairs sending 24 files a day (population / {PAIRS_PER_FILE:,} x 24 / 288 "
-        f"files per 300 s tick, at least 1). {seconds / 60:.0f} minutes in all "
-        "(`python -m local.bench --only consolidation`).",
+        f"a tick after every {tick_every} files (100 branches × 24 files a day with a tick every 300 s); means over "
+        f"{files} files per point. The tick rebuilds traffic_stats.csv when the delta bytes it lacks reach "
+        f"1/{REBUILD_GROWTH} of the stats tables (or the tables are under 1 MB), else defers; *amortised* rows add "
+        "a rebuild per *files per rebuild* (that rule applied to the delta bytes these files added and the "
+        "tables' size, at most 6 hours of ticks: statsMaxAgeSeconds) and the deferred ticks between. The "
+        "rebuild measured is the handler's, after the files (a tick told nothing arrived since). "
+        f"{seconds / 60:.0f} minutes in all (`python -m local.bench --only consolidation`).",
         "",
         "| per new file | " + " | ".join(f"{p:,} pairs in the state" for p in points) + " |",
         "|---|" + "---:|" * len(points),
         row("S3 MB read + written, **amortised**", "all_bytes", 1e6),
         row("… the file's own invocation (apply, the folds it picked)", "bytes", 1e6),
-        row("… a tick (fold every shard, rebuild traffic_stats.csv), per tick", "tick_bytes", 1e6),
-        row("S3 MB, amortised at the arrival rate of this population from branches (below)", "branches_bytes", 1e6),
-        row("… files per tick at that rate", "files_per_tick", 1, 1),
+        row("… a rebuild (fold every shard, write traffic_stats.csv), per rebuild", "tick_bytes", 1e6),
+        row("… a deferred tick", "deferred_bytes", 1e6, 3),
+        row("files per rebuild (the tick's rule; hours at 8 files per 300 s = files / 96)", "files_per_rebuild", 1, 0),
+        row("… delta KB a file adds to what traffic_stats.csv lacks", "delta_bytes", 1e3, 1),
+        row("… stats tables, MB", "tables", 1e6, 1),
         row("S3 requests, amortised", "all_requests", 1, 0),
         row("handler CPU s, **amortised**", "all_cpu", 1, 3),
         row("… the file's own invocation", "cpu", 1, 3),
-        row("… a tick, per tick", "tick_cpu", 1, 3),
-        row("handler CPU s, amortised at the arrival rate of this population from branches", "branches_cpu", 1, 3),
+        row("… a rebuild, per rebuild", "tick_cpu", 1, 3),
+        row("… a deferred tick", "deferred_cpu", 1, 3),
         row("peak RSS MB of a file's invocation (largest)", "peak_mb", 1, 0),
-        row("peak RSS MB of a tick (largest)", "tick_peak_mb", 1, 0),
+        row("peak RSS MB of a tick (largest, rebuild or deferred)", "tick_peak_mb", 1, 0),
         row(f"export of a 30-day pair: MB read ({runs} runs)", "export_bytes", 1e6, 3),
         row("… GET requests", "export_requests", 1, 0),
         row("… `python -m clients.export`, whole process, median s", "export_seconds", 1, 2),
@@ -559,7 +605,8 @@ def report(
         "",
         f"Burst: a state of {sizes[0]:,} pairs, then one capture of {sizes[1]:,} new pairs (a DDoS day). The "
         f"capture's invocation: {ddos['bytes'] / 1e6:,.1f} MB, {ddos['cpu']:.1f} s CPU, peak "
-        f"{ddos['peak_mb']:,.0f} MB; the tick after it: {tick['bytes'] / 1e6:,.1f} MB, {tick['cpu']:.1f} s CPU, "
+        f"{ddos['peak_mb']:,.0f} MB; the tick after it ({'a rebuild' if tick['rebuilt'] else 'deferred'}): "
+        f"{tick['bytes'] / 1e6:,.1f} MB, {tick['cpu']:.1f} s CPU, "
         f"peak {tick['peak_mb']:,.0f} MB.",
         "",
         "| per normal file | before the burst | the burst's day, after it | the next day | next day / before |",

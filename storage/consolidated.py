@@ -17,8 +17,12 @@ one description of the protocol.
    transition folds a shard with a chance proportional to its delta's size over the shard's stats
    table's size, picked by a hash (FOLD_GROWTH), and a scheduled tick folds every shard.
 3. **Tick** (debounced): after applying files, the consolidator schedules one delayed "tick" message
-   on its own queue unless one is due; the tick clears the schedule, folds every shard and rebuilds
-   traffic_stats.csv from the stats tables, one shard at a time, merged in order through temporary files.
+   on its own queue unless one is due; the tick clears the schedule and measures what traffic_stats.csv
+   lacks (bytes of deltas pending or folded since its rebuild). It rebuilds it (folding every shard,
+   then writing the stats tables out one shard at a time, merged in order through temporary files)
+   when that reaches 1/REBUILD_GROWTH of the stats tables, when nothing changed since the previous
+   tick (arrivals paused), or when it is older than the maximum age; otherwise it schedules the next
+   tick. So a rebuild, whose cost is the population, is shared by files in proportion to the population.
 4. **Read**: a pair is read from its shard's stats table (one block), its day tables (one block each)
    and the shard's pending deltas those tables have not folded; a day from every shard's tables and
    pending deltas, folded in memory.
@@ -80,13 +84,43 @@ PARALLEL_REQUESTS = 16
 UNWRITTEN = "unwritten-transition"
 """Metadata of a file ledger: the "a-b" of its committed transition whose deltas may not all be written."""
 FOLD_ATTEMPTS = 6
+FOLDED_BYTES = "folded-bytes"
+"""Metadata of a stats table: the bytes of every delta object it has folded, ever (a measure of change)."""
+BUILT_FROM = "folded-bytes"
+"""Metadata of traffic_stats.csv: the stats tables' FOLDED_BYTES it was built from, shard by shard."""
+BUILT_AT = "built-at"
+"""Metadata of traffic_stats.csv: when it was built (seconds since the epoch)."""
+REBUILD_GROWTH = 8
+"""The tick rebuilds traffic_stats.csv once the deltas it lacks reach 1/REBUILD_GROWTH of the stats tables'
+size: a rebuild reads and writes about twice the stats tables, so each delta byte pays about
+2 x REBUILD_GROWTH bytes of rebuilds, whatever the population (docs/benchmarks.md, "Consolidation")."""
+SMALL_TABLES = 1 << 20
+"""Below this size of all stats tables together (≈ 8,000 pairs) a rebuild costs too little to defer."""
+DEFAULT_MAX_AGE_SECONDS = 6 * 3600
+"""How old traffic_stats.csv may grow while files keep arriving (config statsMaxAgeSeconds)."""
 T = TypeVar("T")
 R = TypeVar("R")
+Written = tuple[Table, str, int]
+"""A stats table as written or read: the table, its ETag and its FOLDED_BYTES."""
 
 
 class NotVisibleYet(Exception):
     """An object the protocol says exists answered 404: S3 can do that for a while after versioning
     is first enabled on a bucket. The record fails and is retried (then the DLQ), never skipped."""
+
+
+@dataclass(frozen=True)
+class TickOutcome:
+    """What a tick did: `rebuilt` names why traffic_stats.csv was rebuilt ("" when it was not: "current"
+    or "deferred" in `reason`), `pairs` how many it holds then, `lacking` the bytes of deltas it lacked."""
+
+    reason: str
+    lacking: int
+    pairs: int = 0
+
+    @property
+    def rebuilt(self) -> bool:
+        return self.reason not in ("current", "deferred")
 
 
 @dataclass(frozen=True)
@@ -205,9 +239,10 @@ class State:
             return None
         return done[0] if done is not None else None
 
-    def _fold(self, shard: int, listed: list[str] | None = None) -> tuple[int, tuple[Table, str] | None]:
-        """Fold the shard: how many deltas were folded, and the stats table written with its ETag (None
-        when nothing was pending). `listed`: its pending keys, listed already (a retry lists again)."""
+    def _fold(self, shard: int, listed: list[str] | None = None) -> tuple[int, Written | None]:
+        """Fold the shard: how many deltas were folded, and the stats table written with its ETag and
+        FOLDED_BYTES (None when nothing was pending). `listed`: its pending keys, listed already (a retry
+        lists again)."""
         for attempt in range(FOLD_ATTEMPTS):
             try:
                 done = self._fold_once(shard, self.pending(shard) if listed is None or attempt else listed)
@@ -218,7 +253,7 @@ class State:
             self.store.sleep(backoff(attempt + 3))
         raise Contention(f"shard {shard}: {FOLD_ATTEMPTS} folds in a row lost to concurrent folds")
 
-    def _fold_once(self, shard: int, keys: list[str]) -> tuple[int, tuple[Table, str] | None] | None:
+    def _fold_once(self, shard: int, keys: list[str]) -> tuple[int, Written | None] | None:
         if not keys:
             return 0, None
         listed = [layout.delta_id_of(key) for key in keys]
@@ -227,9 +262,11 @@ class State:
         stats = Table.loads(found.body) if found is not None else Table()
         known = set(stats.folded)
         unread = [key for key, identity in zip(keys, listed, strict=True) if identity not in known]
-        batch = batch_of(stats, self._deltas(unread))
+        blobs = [blob for blob in parallel(self.store.get, unread) if blob is not None]
+        batch = batch_of(stats, [Delta.loads(blob.body) for blob in blobs])
         if len(batch) != len(unread):
             return None  # a concurrent fold deleted some of them: start again
+        counter = _folded_bytes(found) + sum(len(blob.body) for blob in blobs)
         now = self.clock()
         for date in dates_of(batch):
             changes: dict[str, list[int]] = {}
@@ -246,11 +283,12 @@ class State:
         for delta in batch:
             stats.folded[delta.id] = now
         forget(stats, listed, now, functools.cache(self._may_be_written_again))
-        etag = self.store.put_if(stats_key, Blob(stats.dumps()), found.etag if found is not None else None)
+        body = Blob(stats.dumps(), metadata={FOLDED_BYTES: str(counter)})
+        etag = self.store.put_if(stats_key, body, found.etag if found is not None else None)
         if etag is None:
             return None
         self.store.delete_keys(keys)
-        return len(batch), (stats, etag)
+        return len(batch), (stats, etag, counter)
 
     def _may_be_written_again(self, identity: str) -> bool:
         """Whether the delta's transition is still the unwritten one of its file's ledger (a HEAD): a
@@ -266,65 +304,102 @@ class State:
 
     # 3. Tick -------------------------------------------------------------------------------------
 
-    def schedule_tick(self, send: Callable[[dict[str, Any], int], None], delay: int) -> bool:
+    def schedule_tick(self, send: Callable[[dict[str, Any], int], None], delay: int, seen: int | None = None) -> bool:
         """Schedule one tick `delay` seconds from now, unless one is due already (consolidated/tick.json
         says when). The message is sent before the schedule is written: a failure in between leaves at
-        worst a second tick (it folds nothing and finds traffic_stats.csv current), never a schedule
-        without its message."""
+        worst a second tick (it finds traffic_stats.csv current or defers again), never a schedule
+        without its message. `seen`: what the deferring tick found lacking, for the next one to tell
+        whether anything arrived since."""
         now = self.clock()
         current = self.store.get(layout.TICK_KEY)
         if current is not None and json.loads(current.body)["due"] > now:
             return False
         due = now + delay
-        send({"tick": due}, min(delay, 900))
+        send({"tick": due} if seen is None else {"tick": due, "seen": seen}, min(delay, 900))
         self.store.put_if(
             layout.TICK_KEY, Blob(json.dumps({"due": due}).encode()), current.etag if current is not None else None
         )
         return True
 
-    def tick(self) -> int:
-        """Clear the schedule, then fold every shard and rebuild traffic_stats.csv; returns the number of
-        pairs written. The schedule is cleared first: a file applied after that schedules the next tick,
-        and one applied before it (it found the schedule set) wrote its deltas before this fold lists
-        them. Without the clearing, a file applied while a tick runs would wait for the next file."""
+    def tick(self, seen: Iterable[int] = (), max_age: float = DEFAULT_MAX_AGE_SECONDS) -> TickOutcome:
+        """Clear the schedule, then rebuild traffic_stats.csv (folding every shard first) if it lacks
+        enough: deltas of at least 1/REBUILD_GROWTH of the stats tables' size (whatever they lack when
+        the tables are under SMALL_TABLES), or anything when nothing
+        arrived since the previous tick (it lacked as much: `seen`) or when it is `max_age` seconds old.
+        Otherwise the outcome is "deferred" and the caller schedules the next tick. The schedule is
+        cleared first: a file applied after that schedules the next tick, and one applied before it (it
+        found the schedule set) wrote its deltas before this tick lists them."""
         self.store.delete(layout.TICK_KEY)
-        return self.rebuild_traffic_stats(fold=True)
+        pending = self.pending_sizes()
+        lacking, tables, built = self._lacking(pending)
+        if lacking == 0:
+            return TickOutcome("current", 0)
+        size = sum(table.size for table in tables if table is not None)
+        if lacking is None or built is None:
+            reason = "traffic_stats.csv was not built from stats tables that count their deltas"
+        elif lacking * REBUILD_GROWTH >= size:
+            reason = f"the deltas since the last rebuild reached 1/{REBUILD_GROWTH} of the stats tables"
+        elif size <= SMALL_TABLES:
+            reason = "the stats tables are small"
+        elif lacking in set(seen):
+            reason = "no file arrived since the previous tick"
+        elif self.clock() - built >= max_age:
+            reason = f"the last rebuild is {max_age:.0f} s old"
+        else:
+            return TickOutcome("deferred", lacking)
+        pairs = self.rebuild_traffic_stats(fold=True, listed={s: list(keys) for s, keys in pending.items()})
+        return TickOutcome(reason, lacking or 0, pairs)
 
-    def _tables_version(self) -> str:
-        heads = parallel(self.store.head, [layout.stats_table_key(shard) for shard in range(SHARDS)])
-        return ",".join(head.etag if head is not None else "-" for head in heads)
+    def pending_sizes(self) -> dict[int, dict[str, int]]:
+        """Every shard's pending delta objects and their sizes, by shard, from one listing of pending/."""
+        found: dict[int, dict[str, int]] = {}
+        for key, size in self.store.sizes(layout.PENDING_PREFIX):
+            found.setdefault(layout.shard_of_key(key), {})[key] = size
+        return found
+
+    def _lacking(self, pending: Mapping[int, Mapping[str, int]]) -> tuple[int | None, list[Blob | None], float | None]:
+        """What traffic_stats.csv lacks, in delta bytes: those pending plus those folded since its rebuild
+        (None: it was not built from stats tables that count them); the stats tables' HEADs; when it was
+        built (None: never, or by an earlier version)."""
+        tables = parallel(self.store.head, [layout.stats_table_key(shard) for shard in range(SHARDS)])
+        current = self.store.head(layout.TRAFFIC_STATS_KEY)
+        recorded = current.metadata.get(BUILT_FROM, "") if current is not None else ""
+        if current is None or len(recorded.split(",")) != SHARDS or BUILT_AT not in current.metadata:
+            return None, tables, None
+        since = sum(
+            max(0, _folded_bytes(table) - int(before))
+            for table, before in zip(tables, recorded.split(","), strict=True)
+        )
+        return since + sum(sum(sizes.values()) for sizes in pending.values()), tables, float(current.metadata[BUILT_AT])
+
+    def lacking(self) -> int | None:
+        """The delta bytes traffic_stats.csv lacks (None: it was not built from stats tables that count them)."""
+        return self._lacking(self.pending_sizes())[0]
 
     def traffic_stats_current(self) -> bool:
         """Whether traffic_stats.csv includes every consolidated file: no delta is pending and it was
         built from the stats tables as they are."""
-        if self.all_pending():
-            return False
-        current = self.store.head(layout.TRAFFIC_STATS_KEY)
-        return current is not None and current.metadata.get("tables") == self._tables_version()
+        return self.lacking() == 0
 
-    def rebuild_traffic_stats(self, fold: bool = False) -> int:
+    def rebuild_traffic_stats(self, fold: bool = False, listed: Mapping[int, list[str]] | None = None) -> int:
         """traffic_stats.csv from the stats tables, one shard in memory at a time (folded first, with
         `fold`: the table the fold wrote is the one written out, so each is read once): each shard's
         rows are sorted into a temporary file, the files merged in (SrcIP, DstIP) order into the upload
-        (a managed, multipart transfer). Skipped when nothing is pending and the stats tables are those
-        of the last rebuild. Returns the pairs written (-1: skipped). A fold lists pending/ once: a
-        shard's fold lists again only when a concurrent fold beat it."""
-        pending = self.all_pending() if fold else {}
-        if not pending:
-            current = self.store.head(layout.TRAFFIC_STATS_KEY)
-            if current is not None and current.metadata.get("tables") == self._tables_version():
-                return -1
+        (a managed, multipart transfer), its metadata naming the stats tables' FOLDED_BYTES. Returns
+        the pairs written. `listed`: the pending deltas, by shard, as the tick listed them (a shard's
+        fold lists again only when a concurrent fold beat it)."""
+        pending = (self.all_pending() if listed is None else listed) if fold else {}
         pairs = 0
-        etags = []
+        counters = []
         with tempfile.TemporaryDirectory() as folder:
             paths = []
             for shard in range(SHARDS):
-                written = self._fold(shard, pending.get(shard, []))[1] if fold else None
+                written = self._fold(shard, list(pending.get(shard, [])))[1] if fold else None
                 if written is None:
                     found = self.store.get(layout.stats_table_key(shard))
-                    written = (Table.loads(found.body), found.etag) if found is not None else (Table(), "-")
-                table, etag = written
-                etags.append(etag)
+                    written = (Table.loads(found.body), found.etag, _folded_bytes(found)) if found else (Table(), "", 0)
+                table, _, counter = written
+                counters.append(str(counter))
                 rows = sorted((*pair_of(name), *stats_of_sums(sums).cells()) for name, sums in table.entries.items())
                 del table, written
                 pairs += len(rows)
@@ -337,7 +412,8 @@ class State:
                 out.write(",".join(STATS_HEADER) + "\n")
                 streams = [csv.reader(files.enter_context(open(path, newline=""))) for path in paths]
                 csv.writer(out, lineterminator="\n").writerows(heapq.merge(*streams, key=_pair_key))
-            self.store.upload_file(merged, layout.TRAFFIC_STATS_KEY, {"tables": ",".join(etags)})
+            metadata = {BUILT_FROM: ",".join(counters), BUILT_AT: f"{self.clock():.0f}"}
+            self.store.upload_file(merged, layout.TRAFFIC_STATS_KEY, metadata)
         return pairs
 
     # 4. Read -------------------------------------------------------------------------------------
@@ -427,6 +503,10 @@ class State:
             for delta in self._deltas(self.pending(shard)):
                 dates += [date for date, pairs in delta.days.items() if any(c[2] > 0 for c in pairs.values())]
         return max(dates, default=None)
+
+
+def _folded_bytes(table: Blob | None) -> int:
+    return int(table.metadata.get(FOLDED_BYTES, "0")) if table is not None else 0
 
 
 def _pair_key(row: Iterable[Any]) -> tuple[str, str]:

@@ -140,6 +140,12 @@ class Store:
         for key, _ in self.etags(prefix):
             yield key
 
+    def sizes(self, prefix: str) -> Iterator[tuple[str, int]]:
+        """(key, size in bytes) of every object under the prefix, from listings (no object is read)."""
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                yield item["Key"], item["Size"]
+
     def etags(self, prefix: str) -> Iterator[tuple[str, str]]:
         """(key, ETag) of every object under the prefix, from listings (no object is read)."""
         for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):

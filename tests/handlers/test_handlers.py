@@ -13,6 +13,7 @@ from core.consolidated import pair_name, shard_of
 from core.counts import Counts
 from core.status import FileStatus
 from handlers import consolidate, summarize
+from storage import consolidated
 from storage.consolidated import State
 from storage.store import lambda_store
 from tests.handlers.conftest import FakeContext, denied_here, s3_notification, sqs_event
@@ -50,6 +51,31 @@ def test_summarize_then_consolidate_happy_path_with_an_encoded_key(bucket: Any) 
     stats = bucket.get_object(Bucket="data", Key=layout.TRAFFIC_STATS_KEY)["Body"].read().decode()
     assert stats.splitlines()[1] == "10.0.0.1,8.8.8.8,1,100.0,0.0,3.0,0.0"
     assert status_of(bucket, key).state == "consolidated"
+
+
+def test_a_deferred_tick_schedules_the_next_which_rebuilds_once_files_stop(bucket: Any, monkeypatch: Any) -> None:
+    """While what traffic_stats.csv lacks is small beside the stats tables the tick defers, and tells the
+    next tick what it found; that one, finding nothing new (the files stopped), rebuilds."""
+    monkeypatch.setattr(consolidated, "SMALL_TABLES", 0)  # this state is small: defer as if it were not
+    monkeypatch.setenv("STATS_REBUILD_SECONDS", "0")  # the ticks' messages are visible at once
+
+    def deliver(*messages: dict[str, Any]) -> None:
+        assert consolidate.handler(sqs_event(*messages), FakeContext()) == {"batchItemFailures": []}
+
+    outcomes = []
+    for n, duration in enumerate((100, 40)):
+        key = f"raw/b/{n}.csv"
+        bucket.put_object(Bucket="data", Key=key, Body=GOOD.replace(b",100,3", b",%d,3" % duration))
+        assert summarize.handler(sqs_event(s3_notification(key)), FakeContext()) == {"batchItemFailures": []}
+        deliver(*consolidate_messages())
+        while ticks := consolidate_messages():
+            outcomes.append(sorted(ticks[0]))
+            deliver(*ticks)
+    # the first tick rebuilt (no traffic_stats.csv yet); the second file's deferred, the next rebuilt
+    assert outcomes == [["tick"], ["tick"], ["seen", "tick"]]
+    assert State(lambda_store("data")).traffic_stats_current()
+    stats = bucket.get_object(Bucket="data", Key=layout.TRAFFIC_STATS_KEY)["Body"].read().decode()
+    assert stats.splitlines()[1] == "10.0.0.1,8.8.8.8,1,140.0,0.0,6.0,0.0"
 
 
 def test_s3_test_event_is_ignored(bucket: Any) -> None:

@@ -299,6 +299,7 @@ def test_rejected_and_content_versions_expire_and_athena_results_are_scratch(dep
         ("maxDatesPerFile", "0", "1 to 100000"),
         ("maxDatesPerFile", "100001", "1 to 100000"),
         ("statsRebuildSeconds", "9", "10 to 900"),
+        ("statsMaxAgeSeconds", "59", "60 to 604800"),
         ("uploaderBranch", "paris/*", "a branch name"),
     ],
 )
@@ -314,7 +315,9 @@ def test_a_date_window_that_ends_before_it_starts_fails() -> None:
 
 def test_date_window_and_limits_reach_the_functions() -> None:
     config = {"earliestDate": "2000-01-01", "latestDate": "2040-12-31", "maxDatesPerFile": "50"}
-    functions = deploy_stack("window", {**config, "statsRebuildSeconds": "60"}).functions.values()
+    functions = deploy_stack(
+        "window", {**config, "statsRebuildSeconds": "60", "statsMaxAgeSeconds": "3600"}
+    ).functions.values()
     by_handler = {f.handler: f.environment for f in functions}
     summarize, consolidate = by_handler["handlers.summarize.handler"], by_handler["handlers.consolidate.handler"]
     assert (summarize["EARLIEST_DATE"], summarize["LATEST_DATE"], summarize["MAX_DATES_PER_FILE"]) == (
@@ -322,12 +325,13 @@ def test_date_window_and_limits_reach_the_functions() -> None:
         "2040-12-31",
         "50",
     )
-    assert consolidate["STATS_REBUILD_SECONDS"] == "60"
+    assert consolidate["STATS_REBUILD_SECONDS"] == "60" and consolidate["STATS_MAX_AGE_SECONDS"] == "3600"
     defaults = {f.handler: f.environment for f in deploy_stack("defaults").functions.values()}
     assert defaults["handlers.summarize.handler"]["EARLIEST_DATE"] == "1970-01-01"
     assert defaults["handlers.summarize.handler"]["LATEST_DATE"] == "2099-12-31"
     assert defaults["handlers.summarize.handler"]["MAX_DATES_PER_FILE"] == "366"
     assert defaults["handlers.consolidate.handler"]["STATS_REBUILD_SECONDS"] == "300"
+    assert defaults["handlers.consolidate.handler"]["STATS_MAX_AGE_SECONDS"] == str(6 * 3600)
 
 
 def people_policies(deployment: Deployment) -> dict[str, dict[str, Any]]:

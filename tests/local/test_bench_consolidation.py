@@ -21,7 +21,7 @@ def test_the_consolidation_benchmark_measures_every_axis(tmp_path: Path) -> None
     )
     text = "\n".join(lines)
     assert "| 300 pairs in the state | 600 pairs in the state |" in text
-    assert "| … a tick (fold every shard, rebuild traffic_stats.csv), per tick |" in text
+    assert "| … a rebuild (fold every shard, write traffic_stats.csv), per rebuild |" in text
     assert "files 5–6" in text and "one capture of 600 new pairs" in text
     assert "| 100 pairs | 200 pairs | ratio |" in text
     assert "nan" not in text

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import random
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -19,7 +20,8 @@ from core import layout
 from core.consolidated import SHARDS, Table, pair_name, shard_of
 from core.counts import Counts
 from core.stats import Days, Pair
-from storage.consolidated import State, expected_stats_text, traffic_stats_text
+from storage import consolidated
+from storage.consolidated import REBUILD_GROWTH, State, TickOutcome, expected_stats_text, traffic_stats_text
 from storage.store import RETRIES, Store
 from tests.conftest import moto_world
 
@@ -40,6 +42,16 @@ steps = st.lists(
     min_size=1,
     max_size=6,
 )
+
+
+def settle(state: State) -> list[TickOutcome]:
+    """Ticks as the consolidator runs them once files stop arriving: a deferred tick schedules the next,
+    which finds nothing arrived since and rebuilds traffic_stats.csv."""
+    done = [state.tick()]
+    while done[-1].reason == "deferred":
+        done.append(state.tick(seen=[done[-1].lacking]))
+    assert done[-1].reason == "current" or done[-1].rebuilt
+    return done
 
 
 class Crash(BaseException):
@@ -139,7 +151,7 @@ def test_applies_and_folds_with_crashes_read_exactly(store: Store, history: list
             crash.run(crash_fold, state.fold_all if shard < 0 else functools.partial(state.fold, shard))
         check_reads(state, files, days=False)
     check_reads(state, files)
-    state.tick()
+    settle(state)
     assert traffic_stats_text(state) == expected_stats_text(expected(files))
     assert not list(store.keys(layout.PENDING_PREFIX))
     check_reads(state, files)
@@ -168,7 +180,7 @@ def test_concurrent_applies_and_folds_converge(store: Store) -> None:
         thread.join()
     assert not errors
     check_reads(state, files)
-    state.tick()
+    settle(state)
     assert traffic_stats_text(state) == expected_stats_text(expected(files))
 
 
@@ -225,11 +237,11 @@ def test_a_file_applied_while_a_tick_runs_schedules_the_next_one(store: Store) -
     assert state.schedule_tick(send, 300) and sent == [({"tick": 1300.0}, 300)]
     state.apply("b", 1, {DAYS[0]: [[*PAIRS[1], 20, 2, 1]]})
     assert not state.schedule_tick(send, 300)  # a tick is due: b is folded by it
-    state.tick()  # delivered early (a scaled clock, an early delivery): its due time has not come
+    assert state.tick().rebuilt  # delivered early (a scaled clock, an early delivery): its due time has not come
     assert state.traffic_stats_current()
     state.apply("c", 1, {DAYS[0]: [[*PAIRS[2], 30, 3, 1]]})
     assert state.schedule_tick(send, 300) and len(sent) == 2
-    state.tick()
+    settle(state)
     assert traffic_stats_text(state).count("\n") == 4  # header and three pairs
 
 
@@ -258,20 +270,70 @@ def test_a_retry_long_after_its_deltas_were_folded_counts_them_once(
     with pytest.raises(Crash):
         state.apply("late", 1, files["late"])
     monkeypatch.undo()
-    state.tick()  # folds the deltas and deletes their objects
+    settle(state)  # folds the deltas and deletes their objects
     for n, pair in enumerate(neighbours[:2]):  # later folds of the same shard, hours apart, forget what they may
         now[0] += 3 * 3600
         files[f"other{n}"] = {DAYS[1]: [[*pair, 5, 1, 1]]}
         state.apply(f"other{n}", 1, files[f"other{n}"])
-        state.tick()
+        settle(state)
     state.apply("late", 1, files["late"])  # the retry: the ledger still has the previous rows
     assert state.pair_days(*PAIRS[0]) == {DAYS[0]: Counts(10, 1, 1)}  # the rewritten deltas are not pending
-    state.tick()
+    settle(state)
     assert state.pair_days(*PAIRS[0]) == {DAYS[0]: Counts(10, 1, 1)}
     assert traffic_stats_text(state) == expected_stats_text(expected(files))
     now[0] += 3 * 3600
     files["other9"] = {DAYS[1]: [[*neighbours[2], 5, 1, 1]]}
     state.apply("other9", 1, files["other9"])
-    state.tick()  # the ledger is clear now: the stats table may forget the transition
+    settle(state)  # the ledger is clear now: the stats table may forget the transition
     stats = Table.loads(store.get(layout.stats_table_key(shard)).body)  # type: ignore[union-attr]
     assert not any(identity.startswith("late.") for identity in stats.folded)
+
+
+def test_the_tick_rebuilds_traffic_stats_when_what_it_lacks_is_worth_it(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rebuild costs the population: the tick takes it when the deltas traffic_stats.csv lacks
+    (pending, or folded since its rebuild: the same bytes either way) reach 1/REBUILD_GROWTH of the
+    stats tables, when nothing arrived since the previous tick, or when it is max_age old; otherwise
+    it defers. Whatever it decides, every export stays exact."""
+    monkeypatch.setattr(consolidated, "SMALL_TABLES", 0)  # this state is small: defer as if it were not
+    now = [1000.0]
+    state = State(store, clock=lambda: now[0])
+    population = {
+        f"p{n}": {DAYS[0]: [[f"10.1.{k // 250}.{k % 250}", f"8.8.{n}.8", k, 1, 1] for k in range(500)]}
+        for n in range(2)
+    }
+    for name, by_day in population.items():
+        state.apply(name, 1, by_day)
+    assert settle(state)[-1].rebuilt and state.traffic_stats_current()
+    assert state.tick().reason == "current"
+
+    small = {DAYS[1]: [["10.1.0.1", "8.8.0.8", 7, 1, 1]]}
+    state.apply("small", 1, small)
+    first = state.tick()
+    pending = sum(size for sizes in state.pending_sizes().values() for size in sizes.values())
+    assert first.reason == "deferred" and first.lacking == pending > 0
+    assert not state.traffic_stats_current()
+    assert state.pair_days("10.1.0.1", "8.8.0.8") == {DAYS[0]: Counts(1, 1, 1), DAYS[1]: Counts(7, 1, 1)}
+    state.fold_all()  # a consolidation's fold moves the bytes from pending to the stats table's count
+    assert not state.pending_sizes()
+    again = state.tick(seen=[first.lacking + 1])
+    assert again.reason == "deferred" and again.lacking == first.lacking
+    assert state.tick(seen=[again.lacking]).reason == "no file arrived since the previous tick"
+    assert state.traffic_stats_current()
+
+    state.apply("small", 2, {DAYS[1]: [["10.1.0.1", "8.8.0.8", 9, 1, 1]]})
+    assert state.tick().reason == "deferred"
+    now[0] += 3600
+    assert state.tick(max_age=3600).reason == "the last rebuild is 3600 s old"
+
+    sizes = sum(head.size for shard in range(SHARDS) if (head := store.head(layout.stats_table_key(shard))))
+    rng = random.Random(1)  # addresses as random as real ones: their delta compresses as little
+    big = {
+        DAYS[2]: [[f"10.{rng.randrange(256)}.{rng.randrange(256)}.{k % 250}", "9.9.9.9", k, 1, 1] for k in range(3000)]
+    }
+    state.apply("big", 1, big)
+    grown = state.tick()
+    assert grown.lacking * REBUILD_GROWTH >= sizes and grown.rebuilt and "reached" in grown.reason
+    files = {**population, "small": {DAYS[1]: [["10.1.0.1", "8.8.0.8", 9, 1, 1]]}, "big": big}
+    assert traffic_stats_text(state) == expected_stats_text(expected(files))
