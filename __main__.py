@@ -10,6 +10,7 @@ import pulumi_aws as aws
 from core.layout import (
     CONSOLIDATED_PREFIX,
     CONTENT_PREFIX,
+    FILES_PREFIX,
     RAW_PREFIX,
     REJECTED_PREFIX,
     STATUS_PREFIX,
@@ -48,6 +49,8 @@ data = DataBucket(
                 [STATUS_PREFIX, SUMMARIES_PREFIX, CONSOLIDATED_PREFIX, CONTENT_PREFIX], settings.state_noncurrent_days
             ),
         },
+        # Written once, read when a file is re-uploaded or the state rebuilt (and by Athena queries):
+        infrequent_access_days=dict.fromkeys([SUMMARIES_PREFIX, FILES_PREFIX], settings.infrequent_access_days),
         scratch_prefix=ATHENA_RESULTS_PREFIX,
         scratch_days=settings.state_noncurrent_days * 7,
         force_destroy=settings.force_destroy,

@@ -71,6 +71,8 @@ class StackConfig:
     delete_raw_after_summarize: bool = True
     raw_noncurrent_days: int = 7
     state_noncurrent_days: int = 1
+    infrequent_access_days: int = 30
+    """summaries/ and the file ledgers move to S3 Standard-IA after this many days (0: never)."""
     log_retention_days: int = 30
     force_destroy: bool = False
     earliest_date: str = EARLIEST_DATE
@@ -101,10 +103,13 @@ _RANGES: Final[dict[str, tuple[int, int]]] = {
     "backlogAgeAlarmSeconds": (60, 1209600),
     "rawNoncurrentDays": (1, 3650),
     "stateNoncurrentDays": (1, 3650),
+    "infrequentAccessDays": (0, 36500),
     "maxDatesPerFile": (1, 100000),
     "statsRebuildSeconds": (10, 900),
     "statsMaxAgeSeconds": (60, 7 * 24 * 3600),
 }
+MIN_INFREQUENT_ACCESS_DAYS: Final = 30
+"""S3 refuses a lifecycle transition to Standard-IA sooner than 30 days after creation."""
 _ISO_DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
 _BRANCH: Final = re.compile(r"[^/*?$]+")
 """A raw/ folder name that is also a literal in an IAM resource ARN (no `*`, `?` or policy variable)."""
@@ -169,6 +174,7 @@ def load(config: pulumi.Config) -> StackConfig:
         delete_raw_after_summarize=boolean("deleteRawAfterSummarize", defaults.delete_raw_after_summarize),
         raw_noncurrent_days=integer("rawNoncurrentDays", defaults.raw_noncurrent_days),
         state_noncurrent_days=integer("stateNoncurrentDays", defaults.state_noncurrent_days),
+        infrequent_access_days=integer("infrequentAccessDays", defaults.infrequent_access_days),
         log_retention_days=checked("logRetentionDays", defaults.log_retention_days, LOG_RETENTION_DAYS),
         force_destroy=boolean("forceDestroy", defaults.force_destroy),
         earliest_date=earliest_date,
@@ -185,6 +191,11 @@ def load(config: pulumi.Config) -> StackConfig:
             f"config queueRetentionSeconds={settings.queue_retention_seconds}: allowed values are 60 to "
             f"{DLQ_RETENTION_SECONDS - 1}, below the DLQs' retention ({DLQ_RETENTION_SECONDS} s, SQS's maximum): "
             "a message keeps its first enqueue time in the DLQ and would expire there at once"
+        )
+    if 0 < settings.infrequent_access_days < MIN_INFREQUENT_ACCESS_DAYS:
+        raise ConfigError(
+            f"config infrequentAccessDays={settings.infrequent_access_days}: allowed values are 0 (never) or "
+            f"{MIN_INFREQUENT_ACCESS_DAYS} to 36500 (S3 moves nothing to Standard-IA sooner)"
         )
     if settings.earliest_date > settings.latest_date:
         raise ConfigError(

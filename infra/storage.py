@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -19,6 +20,9 @@ class DataBucketArgs:
     scratch_prefix: str
     """Query results (Athena): expired whole after scratch_days."""
     scratch_days: int
+    infrequent_access_days: dict[str, int] = field(default_factory=dict)
+    """Prefix -> days after which its objects move to S3 Standard-IA (at least 30, S3's minimum; objects
+    under 128 KB stay in Standard, S3's default): what is written once and rarely read again."""
     force_destroy: bool = False
 
 
@@ -48,6 +52,7 @@ class DataBucket(pulumi.ComponentResource):
         aws.s3.BucketLifecycleConfiguration(
             name,
             bucket=self.bucket.id,
+            transition_default_minimum_object_size="all_storage_classes_128K",
             rules=[
                 *(
                     {
@@ -56,8 +61,19 @@ class DataBucket(pulumi.ComponentResource):
                         "filter": {"prefix": prefix},
                         "noncurrent_version_expiration": {"noncurrent_days": days},
                         "expiration": {"expired_object_delete_marker": True},
+                        **_transitions(args.infrequent_access_days.get(prefix)),
                     }
                     for prefix, days in args.noncurrent_days.items()
+                ),
+                *(
+                    {
+                        "id": f"infrequent-access-{prefix.rstrip('/').replace('/', '-')}",
+                        "status": "Enabled",
+                        "filter": {"prefix": prefix},
+                        **_transitions(days),
+                    }
+                    for prefix, days in args.infrequent_access_days.items()
+                    if prefix not in args.noncurrent_days
                 ),
                 {
                     "id": f"expire-{args.scratch_prefix.rstrip('/')}",
@@ -108,3 +124,8 @@ def _tls_only(bucket_arn: str) -> str:
             ],
         }
     )
+
+
+def _transitions(days: int | None) -> dict[str, Any]:
+    """A rule's move of current versions to S3 Standard-IA after `days` (none: no move)."""
+    return {"transitions": [{"days": days, "storage_class": "STANDARD_IA"}]} if days else {}

@@ -283,6 +283,22 @@ def test_the_athena_range_starts_on_a_fixed_date_whatever_the_deploy_date(deploy
     assert table["parameters"]["projection.dt.range"] == "2021-03-01,NOW"
 
 
+def test_summaries_and_file_ledgers_move_to_infrequent_access_as_s3_allows(deployment: Deployment) -> None:
+    """They are written once and read again only on a re-upload, a rebuild or a query: Standard-IA halves
+    their storage price. S3 refuses a move to Standard-IA within 30 days (moto does not check)."""
+    moved = {
+        rule["filter"]["prefix"]: transition
+        for rule in deployment.lifecycle
+        for transition in rule.get("transitions", [])
+    }
+    assert set(moved) == {layout.SUMMARIES_PREFIX, layout.FILES_PREFIX}
+    assert all(t == {"days": 30, "storageClass": "STANDARD_IA"} for t in moved.values())
+    never = deploy_stack("never", {"infrequentAccessDays": "0"})
+    assert not any(rule.get("transitions") for rule in never.lifecycle)
+    later = deploy_stack("later", {"infrequentAccessDays": "90"})
+    assert {t["days"] for rule in later.lifecycle for t in rule.get("transitions", [])} == {90}
+
+
 def test_rejected_and_content_versions_expire_and_athena_results_are_scratch(deployment: Deployment) -> None:
     rules = {rule["filter"]["prefix"]: rule for rule in deployment.lifecycle}
     assert rules[layout.REJECTED_PREFIX]["noncurrentVersionExpiration"]["noncurrentDays"] == 7
@@ -300,6 +316,7 @@ def test_rejected_and_content_versions_expire_and_athena_results_are_scratch(dep
         ("maxDatesPerFile", "100001", "1 to 100000"),
         ("statsRebuildSeconds", "9", "10 to 900"),
         ("statsMaxAgeSeconds", "59", "60 to 604800"),
+        ("infrequentAccessDays", "29", "0 (never) or 30 to 36500"),
         ("uploaderBranch", "paris/*", "a branch name"),
     ],
 )
