@@ -226,6 +226,11 @@ class Delta:
     def dumps(self) -> bytes:
         return packed({"format": FORMAT, "id": self.id, "days": self.days})
 
+    @property
+    def rows(self) -> int:
+        """The (day, pair) changes it holds."""
+        return sum(len(pairs) for pairs in self.days.values())
+
     @classmethod
     def loads(cls, data: bytes) -> Delta:
         document = unpacked(data)

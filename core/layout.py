@@ -9,6 +9,7 @@ pair holds, whatever the history and the population.
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Final
 
 RAW_PREFIX: Final = "raw/"
@@ -98,9 +99,10 @@ def pending_prefix(shard: int) -> str:
     return f"{PENDING_PREFIX}shard={shard:02d}/"
 
 
-def delta_key(shard: int, delta_id: str) -> str:
-    """A file transition's pending change of one shard, until the shard's next fold."""
-    return f"{pending_prefix(shard)}{delta_id}.json"
+def delta_key(shard: int, delta_id: str, rows: int | None = None) -> str:
+    """A file transition's pending change of one shard, until the shard's next fold. Its name ends with
+    the (day, pair) changes it holds (".nROWS"), for the tick to weigh it from a listing."""
+    return f"{pending_prefix(shard)}{delta_id}{'' if rows is None else f'.n{rows}'}.json"
 
 
 def shard_of_key(key: str) -> int:
@@ -108,8 +110,19 @@ def shard_of_key(key: str) -> int:
     return int(key.split("/shard=", 1)[1][:2])
 
 
+_DELTA_ROWS: Final = re.compile(r"\.n(\d+)$")
+
+
 def delta_id_of(key: str) -> str:
-    return key.rsplit("/", 1)[1][: -len(".json")]
+    name = key.rsplit("/", 1)[1][: -len(".json")]
+    found = _DELTA_ROWS.search(name)
+    return name[: found.start()] if found else name
+
+
+def delta_rows_of(key: str) -> int | None:
+    """The rows a delta's key names (None: a key written before they were named)."""
+    found = _DELTA_ROWS.search(key.rsplit("/", 1)[1][: -len(".json")])
+    return int(found.group(1)) if found else None
 
 
 def stats_table_key(shard: int) -> str:

@@ -311,15 +311,16 @@ class World:
         return self.publish(totals, "branch-rotating")
 
     def lacking(self) -> int:
-        """The delta bytes traffic_stats.csv lacks (what the tick's rule weighs), unmeasured."""
+        """The (day, pair) changes traffic_stats.csv lacks (what the tick's rule weighs), unmeasured."""
         return self.state.lacking() or 0
 
-    def tables_size(self) -> int:
-        """All stats tables' bytes together, unmeasured."""
+    def tables(self) -> tuple[int, int]:
+        """All stats tables' bytes and pairs together, unmeasured."""
         from core.consolidated import SHARDS
+        from storage.consolidated import PAIRS
 
-        heads = [self.store.head(layout.stats_table_key(shard)) for shard in range(SHARDS)]
-        return sum(head.size for head in heads if head is not None)
+        heads = [head for shard in range(SHARDS) if (head := self.store.head(layout.stats_table_key(shard)))]
+        return sum(head.size for head in heads), sum(int(head.metadata[PAIRS]) for head in heads)
 
     def consolidate(self, keys: Sequence[str], measured: bool) -> dict[str, Any] | None:
         if measured:
@@ -381,13 +382,13 @@ def files_with_ticks(world: World, keys: Sequence[str], tick_every: int) -> dict
         rebuilds.append(world.consolidate([f"tick={lacking}"], measured=True) or {})
     assert rebuilds and world.state.traffic_stats_current()
     deferred = [t for t in ticks if not t["rebuilt"]]
-    size, per_file = world.tables_size(), added / len(keys)
-    if size <= SMALL_TABLES or per_file * tick_every * REBUILD_GROWTH >= size:
+    (size, pairs), per_file = world.tables(), added / len(keys)
+    if size <= SMALL_TABLES or per_file * tick_every * REBUILD_GROWTH >= pairs:
         files_per_rebuild = float(tick_every)
     else:
-        ticks_between = min(math.ceil(size / REBUILD_GROWTH / per_file / tick_every), DEFAULT_MAX_AGE_SECONDS // 300)
+        ticks_between = min(math.ceil(pairs / REBUILD_GROWTH / per_file / tick_every), DEFAULT_MAX_AGE_SECONDS // 300)
         files_per_rebuild = float(ticks_between * tick_every)
-    result: dict[str, float] = {"files_per_rebuild": files_per_rebuild, "delta_bytes": per_file, "tables": size}
+    result: dict[str, float] = {"files_per_rebuild": files_per_rebuild, "delta_rows": per_file, "tables": size}
     for name in ("read", "written", "requests", "cpu"):
         own = statistics.mean(f[name] for f in files)
         rebuild = statistics.mean(t[name] for t in rebuilds)
@@ -565,10 +566,10 @@ def report(
         f"events, CPU of the handler call, peak RSS of the process, interpreter and boto3 included) against a "
         f"moto server in its own process. Files of {PAIRS_PER_FILE:,} pairs, {BRANCHES} branches, one day each; "
         f"a tick after every {tick_every} files (100 branches × 24 files a day with a tick every 300 s); means over "
-        f"{files} files per point. The tick rebuilds traffic_stats.csv when the delta bytes it lacks reach "
-        f"1/{REBUILD_GROWTH} of the stats tables (or the tables are under 1 MB), else defers; *amortised* rows add "
-        "a rebuild per *files per rebuild* (that rule applied to the delta bytes these files added and the "
-        "tables' size, at most 6 hours of ticks: statsMaxAgeSeconds) and the deferred ticks between. The "
+        f"{files} files per point. The tick rebuilds traffic_stats.csv when the (day, pair) changes it lacks "
+        f"reach 1/{REBUILD_GROWTH} of the pairs (or the stats tables are under 1 MB), else defers; *amortised* "
+        "rows add a rebuild per *files per rebuild* (that rule applied to the changes these files added and the "
+        "pairs, at most 6 hours of ticks: statsMaxAgeSeconds) and the deferred ticks between. The "
         "rebuild measured is the handler's, after the files (a tick told nothing arrived since). "
         f"{seconds / 60:.0f} minutes in all (`python -m local.bench --only consolidation`).",
         "",
@@ -579,7 +580,7 @@ def report(
         row("… a rebuild (fold every shard, write traffic_stats.csv), per rebuild", "tick_bytes", 1e6),
         row("… a deferred tick", "deferred_bytes", 1e6, 3),
         row("files per rebuild (the tick's rule; hours at 8 files per 300 s = files / 96)", "files_per_rebuild", 1, 0),
-        row("… delta KB a file adds to what traffic_stats.csv lacks", "delta_bytes", 1e3, 1),
+        row("… (day, pair) changes a file adds to what traffic_stats.csv lacks", "delta_rows", 1, 0),
         row("… stats tables, MB", "tables", 1e6, 1),
         row("S3 requests, amortised", "all_requests", 1, 0),
         row("handler CPU s, **amortised**", "all_cpu", 1, 3),

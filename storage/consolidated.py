@@ -18,9 +18,9 @@ one description of the protocol.
    table's size, picked by a hash (FOLD_GROWTH), and a scheduled tick folds every shard.
 3. **Tick** (debounced): after applying files, the consolidator schedules one delayed "tick" message
    on its own queue unless one is due; the tick clears the schedule and measures what traffic_stats.csv
-   lacks (bytes of deltas pending or folded since its rebuild). It rebuilds it (folding every shard,
-   then writing the stats tables out one shard at a time, merged in order through temporary files)
-   when that reaches 1/REBUILD_GROWTH of the stats tables, when nothing changed since the previous
+   lacks ((day, pair) changes of deltas pending or folded since its rebuild). It rebuilds it (folding
+   every shard, then writing the stats tables out one shard at a time, merged in order through
+   temporary files) when that reaches 1/REBUILD_GROWTH of the pairs, when nothing changed since the previous
    tick (arrivals paused), or when it is older than the maximum age; otherwise it schedules the next
    tick. So a rebuild, whose cost is the population, is shared by files in proportion to the population.
 4. **Read**: a pair is read from its shard's stats table (one block), its day tables (one block each)
@@ -84,16 +84,21 @@ PARALLEL_REQUESTS = 16
 UNWRITTEN = "unwritten-transition"
 """Metadata of a file ledger: the "a-b" of its committed transition whose deltas may not all be written."""
 FOLD_ATTEMPTS = 6
-FOLDED_BYTES = "folded-bytes"
-"""Metadata of a stats table: the bytes of every delta object it has folded, ever (a measure of change)."""
-BUILT_FROM = "folded-bytes"
-"""Metadata of traffic_stats.csv: the stats tables' FOLDED_BYTES it was built from, shard by shard."""
+FOLDED_ROWS = "folded-rows"
+"""Metadata of a stats table: the (day, pair) changes of every delta it has folded, ever."""
+PAIRS = "pairs"
+"""Metadata of a stats table: the pairs it holds."""
+BUILT_FROM = "folded-rows"
+"""Metadata of traffic_stats.csv: the stats tables' FOLDED_ROWS it was built from, shard by shard."""
+BYTES_PER_ROW = 21
+"""A delta row's size, gzip-compressed, on random addresses: the rows of a delta whose key does not name
+them (written before keys did) are estimated from its size."""
 BUILT_AT = "built-at"
 """Metadata of traffic_stats.csv: when it was built (seconds since the epoch)."""
-REBUILD_GROWTH = 8
-"""The tick rebuilds traffic_stats.csv once the deltas it lacks reach 1/REBUILD_GROWTH of the stats tables'
-size: a rebuild reads and writes about twice the stats tables, so each delta byte pays about
-2 x REBUILD_GROWTH bytes of rebuilds, whatever the population (docs/benchmarks.md, "Consolidation")."""
+REBUILD_GROWTH = 2
+"""The tick rebuilds traffic_stats.csv once the (day, pair) changes it lacks reach 1/REBUILD_GROWTH of the
+pairs: a rebuild's cost is the pairs, so each change pays for REBUILD_GROWTH pairs' worth of rebuild,
+whatever the population (docs/benchmarks.md, "Consolidation")."""
 SMALL_TABLES = 1 << 20
 """Below this size of all stats tables together (≈ 8,000 pairs) a rebuild costs too little to defer."""
 DEFAULT_MAX_AGE_SECONDS = 6 * 3600
@@ -101,7 +106,7 @@ DEFAULT_MAX_AGE_SECONDS = 6 * 3600
 T = TypeVar("T")
 R = TypeVar("R")
 Written = tuple[Table, str, int]
-"""A stats table as written or read: the table, its ETag and its FOLDED_BYTES."""
+"""A stats table as written or read: the table, its ETag and its FOLDED_ROWS."""
 
 
 class NotVisibleYet(Exception):
@@ -111,8 +116,8 @@ class NotVisibleYet(Exception):
 
 @dataclass(frozen=True)
 class TickOutcome:
-    """What a tick did: `rebuilt` names why traffic_stats.csv was rebuilt ("" when it was not: "current"
-    or "deferred" in `reason`), `pairs` how many it holds then, `lacking` the bytes of deltas it lacked."""
+    """What a tick did: `reason` says why traffic_stats.csv was rebuilt, or "current" or "deferred" (not
+    rebuilt); `pairs` how many it holds then; `lacking` the (day, pair) changes it lacked."""
 
     reason: str
     lacking: int
@@ -187,7 +192,10 @@ class State:
         """Write the committed transition's deltas, then let the ledger forget the previous rows."""
         deltas = ledger.pending_deltas(source)
         bodies = {shard: delta.dumps() for shard, delta in deltas.items()}
-        parallel(lambda shard: self.store.put(layout.delta_key(shard, deltas[shard].id), bodies[shard]), list(deltas))
+        parallel(
+            lambda shard: self.store.put(layout.delta_key(shard, deltas[shard].id, deltas[shard].rows), bodies[shard]),
+            list(deltas),
+        )
         generation, before = ledger.generation, ledger.previous["generation"] if ledger.previous else 0
 
         def written(current: Blob | None) -> Blob | None:
@@ -241,7 +249,7 @@ class State:
 
     def _fold(self, shard: int, listed: list[str] | None = None) -> tuple[int, Written | None]:
         """Fold the shard: how many deltas were folded, and the stats table written with its ETag and
-        FOLDED_BYTES (None when nothing was pending). `listed`: its pending keys, listed already (a retry
+        FOLDED_ROWS (None when nothing was pending). `listed`: its pending keys, listed already (a retry
         lists again)."""
         for attempt in range(FOLD_ATTEMPTS):
             try:
@@ -262,11 +270,10 @@ class State:
         stats = Table.loads(found.body) if found is not None else Table()
         known = set(stats.folded)
         unread = [key for key, identity in zip(keys, listed, strict=True) if identity not in known]
-        blobs = [blob for blob in parallel(self.store.get, unread) if blob is not None]
-        batch = batch_of(stats, [Delta.loads(blob.body) for blob in blobs])
+        batch = batch_of(stats, self._deltas(unread))
         if len(batch) != len(unread):
             return None  # a concurrent fold deleted some of them: start again
-        counter = _folded_bytes(found) + sum(len(blob.body) for blob in blobs)
+        counter = _folded_rows(found) + sum(delta.rows for delta in batch)
         now = self.clock()
         for date in dates_of(batch):
             changes: dict[str, list[int]] = {}
@@ -283,7 +290,7 @@ class State:
         for delta in batch:
             stats.folded[delta.id] = now
         forget(stats, listed, now, functools.cache(self._may_be_written_again))
-        body = Blob(stats.dumps(), metadata={FOLDED_BYTES: str(counter)})
+        body = Blob(stats.dumps(), metadata={FOLDED_ROWS: str(counter), PAIRS: str(len(stats.entries))})
         etag = self.store.put_if(stats_key, body, found.etag if found is not None else None)
         if etag is None:
             return None
@@ -323,7 +330,7 @@ class State:
 
     def tick(self, seen: Iterable[int] = (), max_age: float = DEFAULT_MAX_AGE_SECONDS) -> TickOutcome:
         """Clear the schedule, then rebuild traffic_stats.csv (folding every shard first) if it lacks
-        enough: deltas of at least 1/REBUILD_GROWTH of the stats tables' size (whatever they lack when
+        enough: (day, pair) changes of at least 1/REBUILD_GROWTH of the pairs (whatever they lack when
         the tables are under SMALL_TABLES), or anything when nothing
         arrived since the previous tick (it lacked as much: `seen`) or when it is `max_age` seconds old.
         Otherwise the outcome is "deferred" and the caller schedules the next tick. The schedule is
@@ -334,12 +341,11 @@ class State:
         lacking, tables, built = self._lacking(pending)
         if lacking == 0:
             return TickOutcome("current", 0)
-        size = sum(table.size for table in tables if table is not None)
         if lacking is None or built is None:
-            reason = "traffic_stats.csv was not built from stats tables that count their deltas"
-        elif lacking * REBUILD_GROWTH >= size:
-            reason = f"the deltas since the last rebuild reached 1/{REBUILD_GROWTH} of the stats tables"
-        elif size <= SMALL_TABLES:
+            reason = "traffic_stats.csv was not built from stats tables that count their changes"
+        elif lacking * REBUILD_GROWTH >= sum(map(_pairs, tables)):
+            reason = f"the changes since the last rebuild reached 1/{REBUILD_GROWTH} of the pairs"
+        elif sum(table.size for table in tables if table is not None) <= SMALL_TABLES:
             reason = "the stats tables are small"
         elif lacking in set(seen):
             reason = "no file arrived since the previous tick"
@@ -351,29 +357,30 @@ class State:
         return TickOutcome(reason, lacking or 0, pairs)
 
     def pending_sizes(self) -> dict[int, dict[str, int]]:
-        """Every shard's pending delta objects and their sizes, by shard, from one listing of pending/."""
+        """Every shard's pending delta objects and the (day, pair) changes each holds, by shard, from one
+        listing of pending/ (the keys name them; estimated from the size for a key that does not)."""
         found: dict[int, dict[str, int]] = {}
         for key, size in self.store.sizes(layout.PENDING_PREFIX):
-            found.setdefault(layout.shard_of_key(key), {})[key] = size
+            rows = layout.delta_rows_of(key)
+            found.setdefault(layout.shard_of_key(key), {})[key] = rows if rows is not None else size // BYTES_PER_ROW
         return found
 
     def _lacking(self, pending: Mapping[int, Mapping[str, int]]) -> tuple[int | None, list[Blob | None], float | None]:
-        """What traffic_stats.csv lacks, in delta bytes: those pending plus those folded since its rebuild
-        (None: it was not built from stats tables that count them); the stats tables' HEADs; when it was
-        built (None: never, or by an earlier version)."""
+        """What traffic_stats.csv lacks, in (day, pair) changes: those pending plus those folded since its
+        rebuild (None: it was not built from stats tables that count them); the stats tables' HEADs; when
+        it was built (None: never, or by an earlier version)."""
         tables = parallel(self.store.head, [layout.stats_table_key(shard) for shard in range(SHARDS)])
         current = self.store.head(layout.TRAFFIC_STATS_KEY)
         recorded = current.metadata.get(BUILT_FROM, "") if current is not None else ""
         if current is None or len(recorded.split(",")) != SHARDS or BUILT_AT not in current.metadata:
             return None, tables, None
-        since = sum(
-            max(0, _folded_bytes(table) - int(before))
-            for table, before in zip(tables, recorded.split(","), strict=True)
-        )
-        return since + sum(sum(sizes.values()) for sizes in pending.values()), tables, float(current.metadata[BUILT_AT])
+        before = [int(counter) for counter in recorded.split(",")]
+        since = sum(max(0, _folded_rows(table) - b) for table, b in zip(tables, before, strict=True))
+        return since + sum(sum(rows.values()) for rows in pending.values()), tables, float(current.metadata[BUILT_AT])
 
     def lacking(self) -> int | None:
-        """The delta bytes traffic_stats.csv lacks (None: it was not built from stats tables that count them)."""
+        """The (day, pair) changes traffic_stats.csv lacks (None: it was not built from stats tables that
+        count them)."""
         return self._lacking(self.pending_sizes())[0]
 
     def traffic_stats_current(self) -> bool:
@@ -385,7 +392,7 @@ class State:
         """traffic_stats.csv from the stats tables, one shard in memory at a time (folded first, with
         `fold`: the table the fold wrote is the one written out, so each is read once): each shard's
         rows are sorted into a temporary file, the files merged in (SrcIP, DstIP) order into the upload
-        (a managed, multipart transfer), its metadata naming the stats tables' FOLDED_BYTES. Returns
+        (a managed, multipart transfer), its metadata naming the stats tables' FOLDED_ROWS. Returns
         the pairs written. `listed`: the pending deltas, by shard, as the tick listed them (a shard's
         fold lists again only when a concurrent fold beat it)."""
         pending = (self.all_pending() if listed is None else listed) if fold else {}
@@ -397,7 +404,7 @@ class State:
                 written = self._fold(shard, list(pending.get(shard, [])))[1] if fold else None
                 if written is None:
                     found = self.store.get(layout.stats_table_key(shard))
-                    written = (Table.loads(found.body), found.etag, _folded_bytes(found)) if found else (Table(), "", 0)
+                    written = (Table.loads(found.body), found.etag, _folded_rows(found)) if found else (Table(), "", 0)
                 table, _, counter = written
                 counters.append(str(counter))
                 rows = sorted((*pair_of(name), *stats_of_sums(sums).cells()) for name, sums in table.entries.items())
@@ -505,8 +512,15 @@ class State:
         return max(dates, default=None)
 
 
-def _folded_bytes(table: Blob | None) -> int:
-    return int(table.metadata.get(FOLDED_BYTES, "0")) if table is not None else 0
+def _folded_rows(table: Blob | None) -> int:
+    return int(table.metadata.get(FOLDED_ROWS, "0")) if table is not None else 0
+
+
+def _pairs(table: Blob | None) -> int:
+    """The pairs of a stats table, from its metadata (estimated from its size for one written before)."""
+    if table is None:
+        return 0
+    return int(table.metadata.get(PAIRS, table.size // 90))
 
 
 def _pair_key(row: Iterable[Any]) -> tuple[str, str]:

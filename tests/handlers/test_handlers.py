@@ -62,10 +62,11 @@ def test_a_deferred_tick_schedules_the_next_which_rebuilds_once_files_stop(bucke
     def deliver(*messages: dict[str, Any]) -> None:
         assert consolidate.handler(sqs_event(*messages), FakeContext()) == {"batchItemFailures": []}
 
+    others = b"".join(b"10.0.0.%d,8.8.8.8,01/12/2022 10:00:00 AM,5,1\n" % n for n in range(2, 6))
     outcomes = []
-    for n, duration in enumerate((100, 40)):
+    for n, body in enumerate((GOOD + others, GOOD.replace(b",100,3", b",40,3"))):  # 5 pairs, then a change of 1
         key = f"raw/b/{n}.csv"
-        bucket.put_object(Bucket="data", Key=key, Body=GOOD.replace(b",100,3", b",%d,3" % duration))
+        bucket.put_object(Bucket="data", Key=key, Body=body)
         assert summarize.handler(sqs_event(s3_notification(key)), FakeContext()) == {"batchItemFailures": []}
         deliver(*consolidate_messages())
         while ticks := consolidate_messages():
