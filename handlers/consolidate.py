@@ -61,7 +61,7 @@ def handler(event: dict[str, Any], context: Any) -> BatchResponse:
                 f"tick: {done.reason}",
                 outcome="tick",
                 rebuilt=done.rebuilt,
-                lacking_bytes=done.lacking,
+                lacking_changes=done.lacking,
                 pairs=done.pairs,
                 seconds=round(time.monotonic() - started, 3),
             )
