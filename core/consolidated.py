@@ -6,7 +6,7 @@ Cost follows the file, not the world. A file's consolidation writes only things 
 * `FileLedger` (consolidated/files/<source>.json): the rows of the generation applied, so that a
   re-upload's *delta* (its rows minus the previous generation's) can be computed; while a committed
   transition's deltas may not all be written yet, it also keeps the previous rows (`previous`).
-* `Delta` (consolidated/pending/shard=SS/<source>.<a>-<b>.json): one transition a -> b of one file,
+* `Delta` (consolidated/pending/shard=SS/<source>.<a>-<b>.n<rows>.json): one transition a -> b of one file,
   restricted to the pairs of shard SS: per day, per pair, the change of [duration, packets, flows].
 
 Each shard's folded state is a few tables, folded from its pending deltas now and then (one shard
