@@ -567,7 +567,7 @@ def report(
         f"moto server in its own process. Files of {PAIRS_PER_FILE:,} pairs, {BRANCHES} branches, one day each; "
         f"a tick after every {tick_every} files (100 branches × 24 files a day with a tick every 300 s); means over "
         f"{files} files per point. The tick rebuilds traffic_stats.csv when the (day, pair) changes it lacks "
-        f"reach 1/{REBUILD_GROWTH} of the pairs (or the stats tables are under 1 MB), else defers; *amortised* "
+        f"reach 1/{REBUILD_GROWTH} of the pairs (or the stats tables are under 4 MB), else defers; *amortised* "
         "rows add a rebuild per *files per rebuild* (that rule applied to the changes these files added and the "
         "pairs, at most 6 hours of ticks: statsMaxAgeSeconds) and the deferred ticks between. The "
         "rebuild measured is the handler's, after the files (a tick told nothing arrived since). "
