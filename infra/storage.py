@@ -73,7 +73,7 @@ class DataBucket(pulumi.ComponentResource):
                         **_transitions(days),
                     }
                     for prefix, days in args.infrequent_access_days.items()
-                    if prefix not in args.noncurrent_days
+                    if days and prefix not in args.noncurrent_days  # S3 refuses a rule without an action
                 ),
                 {
                     "id": f"expire-{args.scratch_prefix.rstrip('/')}",

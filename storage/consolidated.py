@@ -231,8 +231,11 @@ class State:
         return found
 
     def _deltas(self, keys: Sequence[str]) -> list[Delta]:
-        """The deltas still there (a concurrent fold may have deleted some since they were listed)."""
-        return [Delta.loads(blob.body) for blob in parallel(self.store.get, keys) if blob is not None]
+        """The deltas still there (a concurrent fold may have deleted some since they were listed), once
+        each: a transition's delta written under both key forms (`<id>.json` by an earlier version, then
+        `<id>.n<rows>.json` by its retry) is one delta."""
+        found = [Delta.loads(blob.body) for blob in parallel(self.store.get, keys) if blob is not None]
+        return list({delta.id: delta for delta in found}.values())
 
     def fold(self, shard: int) -> int:
         """Fold the shard's pending deltas into its tables; returns how many were folded."""
@@ -272,7 +275,7 @@ class State:
         known = set(stats.folded)
         unread = [key for key, identity in zip(keys, listed, strict=True) if identity not in known]
         batch = batch_of(stats, self._deltas(unread))
-        if len(batch) != len(unread):
+        if len(batch) != len({layout.delta_id_of(key) for key in unread}):
             return None  # a concurrent fold deleted some of them: start again
         counter = _folded_rows(found) + sum(delta.rows for delta in batch)
         now = self.clock()
@@ -376,7 +379,9 @@ class State:
         if current is None or len(recorded.split(",")) != SHARDS or BUILT_AT not in current.metadata:
             return None, tables, None
         before = [int(counter) for counter in recorded.split(",")]
-        since = sum(max(0, _folded_rows(table) - b) for table, b in zip(tables, before, strict=True))
+        if any(_folded_rows(table) < b for table, b in zip(tables, before, strict=True)):
+            return None, tables, None  # a table that does not count what it folded (an earlier version wrote it)
+        since = sum(_folded_rows(table) - b for table, b in zip(tables, before, strict=True))
         return since + sum(sum(rows.values()) for rows in pending.values()), tables, float(current.metadata[BUILT_AT])
 
     def lacking(self) -> int | None:

@@ -283,6 +283,15 @@ def test_the_athena_range_starts_on_a_fixed_date_whatever_the_deploy_date(deploy
     assert table["parameters"]["projection.dt.range"] == "2021-03-01,NOW"
 
 
+LIFECYCLE_ACTIONS = {
+    "expiration",
+    "noncurrentVersionExpiration",
+    "transitions",
+    "noncurrentVersionTransitions",
+    "abortIncompleteMultipartUpload",
+}
+
+
 def test_summaries_and_file_ledgers_move_to_infrequent_access_as_s3_allows(deployment: Deployment) -> None:
     """They are written once and read again only on a re-upload, a rebuild or a query: Standard-IA halves
     their storage price. S3 refuses a move to Standard-IA within 30 days (moto does not check)."""
@@ -295,6 +304,8 @@ def test_summaries_and_file_ledgers_move_to_infrequent_access_as_s3_allows(deplo
     assert all(t == {"days": 30, "storageClass": "STANDARD_IA"} for t in moved.values())
     never = deploy_stack("never", {"infrequentAccessDays": "0"})
     assert not any(rule.get("transitions") for rule in never.lifecycle)
+    for rules in (deployment.lifecycle, never.lifecycle):  # S3 refuses a rule without an action; moto does not
+        assert all(set(rule) & LIFECYCLE_ACTIONS for rule in rules), rules
     later = deploy_stack("later", {"infrequentAccessDays": "90"})
     assert {t["days"] for rule in later.lifecycle for t in rule.get("transitions", [])} == {90}
 

@@ -332,3 +332,37 @@ def test_the_tick_rebuilds_traffic_stats_when_what_it_lacks_is_worth_it(
     assert grown.lacking == 600 and grown.lacking * REBUILD_GROWTH >= 1000 and "reached" in grown.reason
     files = {**population, "small": {DAYS[1]: [["10.1.0.1", "8.8.0.8", 9, 1, 1]]}, "big": big}
     assert traffic_stats_text(state) == expected_stats_text(expected(files))
+
+
+def test_a_delta_under_both_key_forms_counts_once(store: Store) -> None:
+    """An apply by an earlier version wrote `<id>.json`; its retry by this one writes `<id>.n<rows>.json`:
+    one transition, read once by exports and folded once."""
+    state = State(store)
+    by_day = {"2024-01-01": [[*PAIRS[0], 5, 2, 1]]}
+    state.apply("file0", 1, by_day)
+    shard = shard_of(pair_name(*PAIRS[0]))
+    from core.consolidated import deltas_of
+
+    delta = deltas_of("file0", 0, {}, 1, by_day)[shard]
+    store.put(layout.delta_key(shard, delta.id), delta.dumps())  # the earlier version's key
+    assert len(list(store.keys(layout.pending_prefix(shard)))) == 2
+    assert state.pair_days(*PAIRS[0]) == {"2024-01-01": Counts(5, 2, 1)}
+    assert state.fold(shard) == 1
+    assert not list(store.keys(layout.pending_prefix(shard)))
+    assert state.pair_days(*PAIRS[0]) == {"2024-01-01": Counts(5, 2, 1)}
+    assert settle(state)[-1].rebuilt
+    assert traffic_stats_text(state) == expected_stats_text(expected({"file0": by_day}))
+
+
+def test_a_stats_table_written_without_its_count_makes_the_tick_rebuild(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stats table whose folded-rows count went back (an earlier version wrote it, during a deploy)
+    cannot tell what traffic_stats.csv lacks: the tick rebuilds rather than call it current."""
+    monkeypatch.setattr(consolidated, "SMALL_TABLES", 0)
+    state = State(store)
+    state.apply("file0", 1, {DAYS[0]: [[*PAIRS[0], 5, 2, 1]]})
+    assert settle(state)[-1].rebuilt and state.tick().reason == "current"
+    key = layout.stats_table_key(shard_of(pair_name(*PAIRS[0])))
+    store.put(key, store.get(key).body)  # type: ignore[union-attr]
+    assert state.tick().reason == "traffic_stats.csv was not built from stats tables that count their changes"
