@@ -372,12 +372,13 @@ class State:
     def _lacking(self, pending: Mapping[int, Mapping[str, int]]) -> tuple[int | None, list[Blob | None], float | None]:
         """What traffic_stats.csv lacks, in (day, pair) changes: those pending plus those folded since its
         rebuild (None: it was not built from stats tables that count them); the stats tables' HEADs; when
-        it was built (None: never, or by an earlier version)."""
-        tables = parallel(self.store.head, [layout.stats_table_key(shard) for shard in range(SHARDS)])
+        it was built (None: never, or by an earlier version). Without such a traffic_stats.csv the stats
+        tables are not read (a rebuild follows, whatever they say)."""
         current = self.store.head(layout.TRAFFIC_STATS_KEY)
         recorded = current.metadata.get(BUILT_FROM, "") if current is not None else ""
         if current is None or len(recorded.split(",")) != SHARDS or BUILT_AT not in current.metadata:
-            return None, tables, None
+            return None, [], None
+        tables = parallel(self.store.head, [layout.stats_table_key(shard) for shard in range(SHARDS)])
         before = [int(counter) for counter in recorded.split(",")]
         if any(_folded_rows(table) < b for table, b in zip(tables, before, strict=True)):
             return None, tables, None  # a table that does not count what it folded (an earlier version wrote it)
