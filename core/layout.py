@@ -110,19 +110,23 @@ def shard_of_key(key: str) -> int:
     return int(key.split("/shard=", 1)[1][:2])
 
 
-_DELTA_ROWS: Final = re.compile(r"\.n(\d+)$")
+_DELTA_NAME: Final = re.compile(r"(?P<id>.*?)(?:\.n(?P<rows>\d+))?\.json")
 
 
 def delta_id_of(key: str) -> str:
-    name = key.rsplit("/", 1)[1][: -len(".json")]
-    found = _DELTA_ROWS.search(name)
-    return name[: found.start()] if found else name
+    return _delta_name(key).group("id")
 
 
 def delta_rows_of(key: str) -> int | None:
     """The rows a delta's key names (None: a key written before they were named)."""
-    found = _DELTA_ROWS.search(key.rsplit("/", 1)[1][: -len(".json")])
-    return int(found.group(1)) if found else None
+    rows = _delta_name(key).group("rows")
+    return int(rows) if rows is not None else None
+
+
+def _delta_name(key: str) -> re.Match[str]:
+    found = _DELTA_NAME.fullmatch(key.rsplit("/", 1)[1])
+    assert found is not None  # every name ending in .json matches
+    return found
 
 
 def stats_table_key(shard: int) -> str:

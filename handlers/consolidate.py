@@ -34,7 +34,8 @@ def handler(event: dict[str, Any], context: Any) -> BatchResponse:
         body = json.loads(record["body"])
         if "tick" in body:
             ticks.append(record["messageId"])
-            seen.extend([body["seen"]] if "seen" in body else [])
+            if "seen" in body:
+                seen.append(body["seen"])
             return
         key = body["key"]
         source = retrying(f"reading {key}", lambda _: read_source(store, key), context)

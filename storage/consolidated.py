@@ -90,6 +90,9 @@ PAIRS = "pairs"
 """Metadata of a stats table: the pairs it holds."""
 BUILT_FROM = "folded-rows"
 """Metadata of traffic_stats.csv: the stats tables' FOLDED_ROWS it was built from, shard by shard."""
+BYTES_PER_PAIR = 90
+"""A stats table's size per pair (docs/benchmarks.md: 181 MB for 2M pairs): the pairs of a table written
+before its metadata named them are estimated from its size."""
 BYTES_PER_ROW = 21
 """A delta row's size, gzip-compressed, on random addresses: the rows of a delta whose key does not name
 them (written before keys did) are estimated from its size."""
@@ -222,12 +225,13 @@ class State:
         """The keys of the shard's pending delta objects."""
         return list(self.store.keys(layout.pending_prefix(shard)))
 
-    def all_pending(self) -> dict[int, list[str]]:
-        """The keys of every shard's pending delta objects, by shard, from one listing of pending/ (a
-        shard with none is absent)."""
-        found: dict[int, list[str]] = {}
-        for key in self.store.keys(layout.PENDING_PREFIX):
-            found.setdefault(layout.shard_of_key(key), []).append(key)
+    def pending_rows(self) -> dict[int, dict[str, int]]:
+        """Every shard's pending delta objects and the (day, pair) changes each holds, by shard, from one
+        listing of pending/ (the keys name them; estimated from the size for a key that does not)."""
+        found: dict[int, dict[str, int]] = {}
+        for key, size in self.store.sizes(layout.PENDING_PREFIX):
+            rows = layout.delta_rows_of(key)
+            found.setdefault(layout.shard_of_key(key), {})[key] = rows if rows is not None else size // BYTES_PER_ROW
         return found
 
     def _deltas(self, keys: Sequence[str]) -> list[Delta]:
@@ -341,7 +345,7 @@ class State:
         cleared first: a file applied after that schedules the next tick, and one applied before it (it
         found the schedule set) wrote its deltas before this tick lists them."""
         self.store.delete(layout.TICK_KEY)
-        pending = self.pending_sizes()
+        pending = self.pending_rows()
         lacking, tables, built = self._lacking(pending)
         if lacking == 0:
             return TickOutcome("current", 0)
@@ -357,17 +361,8 @@ class State:
             reason = f"the last rebuild is {max_age:.0f} s old"
         else:
             return TickOutcome("deferred", lacking)
-        pairs = self.rebuild_traffic_stats(fold=True, listed={s: list(keys) for s, keys in pending.items()})
+        pairs = self.rebuild_traffic_stats(folding=pending)
         return TickOutcome(reason, lacking or 0, pairs)
-
-    def pending_sizes(self) -> dict[int, dict[str, int]]:
-        """Every shard's pending delta objects and the (day, pair) changes each holds, by shard, from one
-        listing of pending/ (the keys name them; estimated from the size for a key that does not)."""
-        found: dict[int, dict[str, int]] = {}
-        for key, size in self.store.sizes(layout.PENDING_PREFIX):
-            rows = layout.delta_rows_of(key)
-            found.setdefault(layout.shard_of_key(key), {})[key] = rows if rows is not None else size // BYTES_PER_ROW
-        return found
 
     def _lacking(self, pending: Mapping[int, Mapping[str, int]]) -> tuple[int | None, list[Blob | None], float | None]:
         """What traffic_stats.csv lacks, in (day, pair) changes: those pending plus those folded since its
@@ -379,36 +374,38 @@ class State:
         if current is None or len(recorded.split(",")) != SHARDS or BUILT_AT not in current.metadata:
             return None, [], None
         tables = parallel(self.store.head, [layout.stats_table_key(shard) for shard in range(SHARDS)])
-        before = [int(counter) for counter in recorded.split(",")]
-        if any(_folded_rows(table) < b for table, b in zip(tables, before, strict=True)):
+        since = [_folded_rows(table) - int(b) for table, b in zip(tables, recorded.split(","), strict=True)]
+        if min(since) < 0:
             return None, tables, None  # a table that does not count what it folded (an earlier version wrote it)
-        since = sum(_folded_rows(table) - b for table, b in zip(tables, before, strict=True))
-        return since + sum(sum(rows.values()) for rows in pending.values()), tables, float(current.metadata[BUILT_AT])
+        return (
+            sum(since) + sum(sum(rows.values()) for rows in pending.values()),
+            tables,
+            float(current.metadata[BUILT_AT]),
+        )
 
     def lacking(self) -> int | None:
         """The (day, pair) changes traffic_stats.csv lacks (None: it was not built from stats tables that
         count them)."""
-        return self._lacking(self.pending_sizes())[0]
+        return self._lacking(self.pending_rows())[0]
 
     def traffic_stats_current(self) -> bool:
         """Whether traffic_stats.csv includes every consolidated file: no delta is pending and it was
         built from the stats tables as they are."""
         return self.lacking() == 0
 
-    def rebuild_traffic_stats(self, fold: bool = False, listed: Mapping[int, list[str]] | None = None) -> int:
-        """traffic_stats.csv from the stats tables, one shard in memory at a time (folded first, with
-        `fold`: the table the fold wrote is the one written out, so each is read once): each shard's
-        rows are sorted into a temporary file, the files merged in (SrcIP, DstIP) order into the upload
-        (a managed, multipart transfer), its metadata naming the stats tables' FOLDED_ROWS. Returns
-        the pairs written. `listed`: the pending deltas, by shard, as the tick listed them (a shard's
+    def rebuild_traffic_stats(self, folding: Mapping[int, Iterable[str]] | None = None) -> int:
+        """traffic_stats.csv from the stats tables, one shard in memory at a time: each shard's rows are
+        sorted into a temporary file, the files merged in (SrcIP, DstIP) order into the upload (a
+        managed, multipart transfer), its metadata naming the stats tables' FOLDED_ROWS. Returns the
+        pairs written. `folding`: the pending deltas by shard, as the tick listed them; each shard is
+        folded first (the table the fold wrote is the one written out, so each is read once; a shard's
         fold lists again only when a concurrent fold beat it)."""
-        pending = (self.all_pending() if listed is None else listed) if fold else {}
         pairs = 0
         counters = []
         with tempfile.TemporaryDirectory() as folder:
             paths = []
             for shard in range(SHARDS):
-                written = self._fold(shard, list(pending.get(shard, [])))[1] if fold else None
+                written = self._fold(shard, list(folding.get(shard, ())))[1] if folding is not None else None
                 if written is None:
                     found = self.store.get(layout.stats_table_key(shard))
                     written = (Table.loads(found.body), found.etag, _folded_rows(found)) if found else (Table(), "", 0)
@@ -527,7 +524,7 @@ def _pairs(table: Blob | None) -> int:
     """The pairs of a stats table, from its metadata (estimated from its size for one written before)."""
     if table is None:
         return 0
-    return int(table.metadata.get(PAIRS, table.size // 90))
+    return int(table.metadata.get(PAIRS, table.size // BYTES_PER_PAIR))
 
 
 def _pair_key(row: Iterable[Any]) -> tuple[str, str]:

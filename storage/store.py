@@ -142,15 +142,17 @@ class Store:
 
     def sizes(self, prefix: str) -> Iterator[tuple[str, int]]:
         """(key, size in bytes) of every object under the prefix, from listings (no object is read)."""
-        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
-            for item in page.get("Contents", []):
-                yield item["Key"], item["Size"]
+        for item in self._listed(prefix):
+            yield item["Key"], item["Size"]
 
     def etags(self, prefix: str) -> Iterator[tuple[str, str]]:
         """(key, ETag) of every object under the prefix, from listings (no object is read)."""
+        for item in self._listed(prefix):
+            yield item["Key"], item["ETag"]
+
+    def _listed(self, prefix: str) -> Iterator[Any]:
         for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
-            for item in page.get("Contents", []):
-                yield item["Key"], item["ETag"]
+            yield from page.get("Contents", [])
 
     def put_if(self, key: str, blob: Blob, etag: str | None) -> str | None:
         """Write over exactly the version we read (etag), or only if absent (None). Returns the new ETag,

@@ -315,7 +315,7 @@ def test_the_tick_rebuilds_traffic_stats_when_what_it_lacks_is_worth_it(
     assert not state.traffic_stats_current()
     assert state.pair_days("10.1.0.1", "8.8.0.8") == {DAYS[0]: Counts(1, 1, 1), DAYS[1]: Counts(7, 1, 1)}
     state.fold_all()  # a consolidation's fold moves the change from pending to the stats table's count
-    assert not state.pending_sizes()
+    assert not state.pending_rows()
     again = state.tick(seen=[first.lacking + 1])
     assert again.reason == "deferred" and again.lacking == first.lacking
     assert state.tick(seen=[again.lacking]).reason == "no file arrived since the previous tick"
