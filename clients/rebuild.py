@@ -80,8 +80,7 @@ def rebuild(store: Store, batch: int, force: bool, quiet: bool) -> int:
     applied = 0
     for first in range(0, len(live), batch):
         sources = [source for source in map(lambda s: _read(store, s), live[first : first + batch]) if source]
-        for source in sources:
-            state.apply(source.status.source, source.status.generation, source.rows)
+        state.apply_all([(source.status.source, source.status.generation, source.rows) for source in sources])
         applied += len(sources)
         if not quiet:
             print(f"  {min(first + batch, len(live))}/{len(live)} file(s)", flush=True)

@@ -6,8 +6,10 @@ Cost follows the file, not the world. A file's consolidation writes only things 
 * `FileLedger` (consolidated/files/<source>.json): the rows of the generation applied, so that a
   re-upload's *delta* (its rows minus the previous generation's) can be computed; while a committed
   transition's deltas may not all be written yet, it also keeps the previous rows (`previous`).
-* `Delta` (consolidated/pending/shard=SS/<source>.<a>-<b>.n<rows>.json): one transition a -> b of one file,
-  restricted to the pairs of shard SS: per day, per pair, the change of [duration, packets, flows].
+* `Delta`: one transition a -> b of one file, restricted to the pairs of shard SS: per day, per pair,
+  the change of [duration, packets, flows]. A consolidation writes the deltas of all the files of its
+  batch in one object per shard (`bundle`: consolidated/pending/shard=SS/bundle-<digest>.n<rows>.json;
+  a lone transition's is <source>.<a>-<b>.n<rows>.json); each delta inside keeps its transition's id.
 
 Each shard's folded state is a few tables, folded from its pending deltas now and then (one shard
 at a time, amortised over many files; `fold`):
@@ -28,6 +30,7 @@ equal `statistics.mean`/`statistics.stdev` of its daily totals.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -45,9 +48,9 @@ BLOCKS: Final = 128
 HEADER_BYTES: Final = 4096
 """A table's header is read with one ranged GET of this many bytes (a larger header says its size)."""
 FOLD_GROWTH: Final = 4
-"""A transition folds a shard it changes with probability FOLD_GROWTH x (its delta's size / the shard's
-stats table's size), at most 1, decided by a hash of the delta (no listing needed): a shard is folded
-about when the deltas written since its last fold reach a quarter of its table, so the fold's cost,
+"""Writing a pending object folds its shard with probability FOLD_GROWTH x (the object's size / the
+shard's stats table's size), at most 1, decided by a hash of its name (no listing needed): a shard is
+folded about when the deltas written since its last fold reach a quarter of its table, so the fold's cost,
 shared by those deltas, is proportional to the files and not to the pairs in the state. Every
 scheduled tick folds every shard."""
 FOLDED_KEEP_SECONDS: Final = 3600
@@ -87,10 +90,10 @@ def block_of(name: str) -> int:
     return (fnv1a(name) // SHARDS) % BLOCKS
 
 
-def folds_shard(delta_id: str, shard: int, delta_bytes: int, table_bytes: int) -> bool:
-    """Whether writing this delta makes its writer fold the shard (see FOLD_GROWTH)."""
+def folds_shard(name: str, shard: int, delta_bytes: int, table_bytes: int) -> bool:
+    """Whether writing this pending object makes its writer fold the shard (see FOLD_GROWTH)."""
     chance = FOLD_GROWTH * delta_bytes / table_bytes if table_bytes > 0 else 1.0
-    return fnv1a(f"{delta_id}/{shard}") % 1_000_000 < chance * 1_000_000
+    return fnv1a(f"{name}/{shard}") % 1_000_000 < chance * 1_000_000
 
 
 # Tables ------------------------------------------------------------------------------------------
@@ -239,6 +242,42 @@ class Delta:
         return cls(document["id"], document["days"])
 
 
+def bundle_id(deltas: Sequence[Delta]) -> str:
+    """The name of a pending object holding these transitions' deltas of one shard: the transition's own
+    id for one, a digest of the sorted ids for several (the same transitions give the same name and,
+    each delta being determined by its file's ledger, the same bytes)."""
+    ids = sorted({delta.id for delta in deltas})
+    if len(ids) == 1:
+        return ids[0]
+    return "bundle-" + hashlib.sha256("\n".join(ids).encode()).hexdigest()[:32]
+
+
+def bundle(deltas: Sequence[Delta]) -> bytes:
+    """One pending object holding several transitions' deltas of one shard (one PUT for a batch of files,
+    not one per file). Each delta keeps its transition's id: folds and readers take each transition once,
+    whichever objects hold it. A single delta is written as itself."""
+    if len(deltas) == 1:
+        return deltas[0].dumps()
+    ordered = sorted(deltas, key=lambda delta: delta.id)
+    return packed(
+        {
+            "format": FORMAT,
+            "id": bundle_id(ordered),
+            "deltas": [{"id": delta.id, "days": delta.days} for delta in ordered],
+        }
+    )
+
+
+def deltas_in(data: bytes) -> list[Delta]:
+    """The deltas of a pending object: one transition's (`Delta.dumps`) or a bundle's."""
+    document = unpacked(data)
+    if document.get("format") != FORMAT:
+        raise ValueError(f"delta: unknown format {document.get('format')!r} (run python -m clients.rebuild)")
+    if "deltas" in document:
+        return [Delta(item["id"], item["days"]) for item in document["deltas"]]
+    return [Delta(document["id"], document["days"])]
+
+
 def delta_id(source: str, before: int, after: int) -> str:
     return f"{source}.{before}-{after}"
 
@@ -284,6 +323,11 @@ def deltas_of(
 # Folding -----------------------------------------------------------------------------------------
 
 
+def _add(total: Value, change: Value) -> None:
+    for index in range(3):
+        total[index] += change[index]
+
+
 def _plus(value: Value | None, change: Value) -> Value | None:
     """A day total plus a change; None when no flow is left (the pair has no total that day)."""
     total = [a + b for a, b in zip(value or [0, 0, 0], change, strict=True)]
@@ -316,17 +360,18 @@ def fold_day(table: Table, date: str, batch: Sequence[Delta], known: Iterable[st
     if any(identity not in allowed and now - when < FOLDED_KEEP_SECONDS for identity, when in table.folded.items()):
         raise Conflict(f"a day table of {date} holds a recent delta this fold did not list")
     changes: dict[str, Value] = {}
+    unfolded: dict[str, Value] = {}
     for delta in batch:
         for name, change in delta.days.get(date, {}).items():
-            total = changes.setdefault(name, [0, 0, 0])
-            for index in range(3):
-                total[index] += change[index]
+            _add(changes.setdefault(name, [0, 0, 0]), change)
             if delta.id not in table.folded:
-                value = _plus(table.entries.get(name), change)
-                if value is None:
-                    table.entries.pop(name, None)
-                else:
-                    table.entries[name] = value
+                _add(unfolded.setdefault(name, [0, 0, 0]), change)
+    for name, change in unfolded.items():  # summed first: a total is valid only after every change
+        value = _plus(table.entries.get(name), change)
+        if value is None:
+            table.entries.pop(name, None)
+        else:
+            table.entries[name] = value
     for delta in batch:
         if date in delta.days:
             table.folded.setdefault(delta.id, now)
@@ -395,11 +440,17 @@ def day_value(table: Table | None, name: str, date: str, pending: Iterable[Delta
     """A pair's total of a day: the day table's, plus each pending delta the table has not folded."""
     value: Value | None = table.entries.get(name) if table is not None else None
     folded = table.folded if table is not None else {}
-    for delta in pending:
-        change = delta.days.get(date, {}).get(name)
-        if change is not None and delta.id not in folded:
-            value = _plus(value, change)
-    return value
+    changes = [
+        change
+        for delta in pending
+        if delta.id not in folded and (change := delta.days.get(date, {}).get(name)) is not None
+    ]
+    if not changes:
+        return value
+    total = [0, 0, 0]
+    for change in changes:  # summed first: the pending deltas come in no particular order
+        _add(total, change)
+    return _plus(value, total)
 
 
 def counts_of(value: Value) -> Counts:

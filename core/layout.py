@@ -99,10 +99,11 @@ def pending_prefix(shard: int) -> str:
     return f"{PENDING_PREFIX}shard={shard:02d}/"
 
 
-def delta_key(shard: int, delta_id: str, rows: int | None = None) -> str:
-    """A file transition's pending change of one shard, until the shard's next fold. Its name ends with
-    the (day, pair) changes it holds (".nROWS"), for the tick to weigh it from a listing."""
-    return f"{pending_prefix(shard)}{delta_id}{'' if rows is None else f'.n{rows}'}.json"
+def delta_key(shard: int, name: str, rows: int | None = None) -> str:
+    """Pending changes of one shard (a transition's delta, or a bundle of a batch's), until the shard's
+    next fold. The name ends with the (day, pair) changes it holds (".nROWS"), for the tick to weigh it
+    from a listing."""
+    return f"{pending_prefix(shard)}{name}{'' if rows is None else f'.n{rows}'}.json"
 
 
 def shard_of_key(key: str) -> int:
@@ -111,10 +112,6 @@ def shard_of_key(key: str) -> int:
 
 
 _DELTA_NAME: Final = re.compile(r"(?P<id>.*?)(?:\.n(?P<rows>\d+))?\.json")
-
-
-def delta_id_of(key: str) -> str:
-    return _delta_name(key).group("id")
 
 
 def delta_rows_of(key: str) -> int | None:

@@ -16,7 +16,7 @@ from typing import Any
 from core.status import CONSOLIDATED, SUMMARIZED, FileStatus
 from handlers.batch import BatchResponse, SqsRecord, log_outcome, process_batch, retrying
 from handlers.config import Settings, consolidate_settings
-from storage.consolidated import NotVisibleYet, Source, State, TickOutcome, parallel, read_generation
+from storage.consolidated import NotVisibleYet, Source, State, TickOutcome, read_generation
 from storage.store import Store, lambda_store
 
 logger = logging.getLogger("iot.handlers")
@@ -118,13 +118,13 @@ def read_source(store: Store, raw_key: str) -> Source | None:
 
 
 def apply_sources(store: Store, sources: Sequence[Source]) -> None:
-    """Apply each file's generation (its ledger and deltas), fold the shards the transitions picked
-    (unless another invocation is folding one: the tick folds what is left), then mark the files
-    consolidated: exports include them from now on."""
+    """Apply each file's generation (its ledger; the deltas of all of them in one object per shard), fold
+    the shards the writes picked (unless another invocation is folding one: the tick folds what is
+    left), then mark the files consolidated: exports include them from now on."""
     started = time.monotonic()
     state = State(store)
-    picked = parallel(lambda s: state.apply(s.status.source, s.status.generation, s.rows), sources)
-    for shard in sorted(set().union(*picked)):
+    picked = state.apply_all([(s.status.source, s.status.generation, s.rows) for s in sources])
+    for shard in sorted(picked):
         state.fold_unless_busy(shard)
     seconds = round(time.monotonic() - started, 3)
     for source in sources:

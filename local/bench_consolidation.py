@@ -55,6 +55,23 @@ SEED_CHUNK = 100_000
 """Pairs per seed file (the unmeasured history that makes the population)."""
 HISTORY_DAYS = 30
 TICK_EVERY = 8
+PUT_CLASS = frozenset(
+    {
+        "PutObject",
+        "CopyObject",
+        "CreateMultipartUpload",
+        "UploadPart",
+        "CompleteMultipartUpload",
+        "ListObjectsV2",
+        "ListObjectVersions",
+        "ListObjects",
+    }
+)
+"""The S3 operations billed at the PUT, COPY, POST, LIST rate ($0.005 per 1,000 in us-east-1; GET and
+HEAD $0.0004; DELETE free): docs/cost.md."""
+PUT_PRICE, GET_PRICE = 0.005 / 1000, 0.0004 / 1000
+BATCH_POPULATION = 200_000
+"""The pairs of docs/cost.md's workload A (100 branches x 2,000 pairs), where the batch axis is measured."""
 """Files per tick: 100 branches x 24 files a day = 2,400 files a day; 288 ticks a day (300 s) -> 8.3."""
 POPULATIONS = (20_000, 100_000, 500_000, 2_000_000)
 EXPORT_PAIR = ("10.250.0.1", "172.31.0.1")
@@ -67,6 +84,10 @@ class Meter:
     read: int = 0
     written: int = 0
     requests: int = 0
+    put_class: int = 0
+    """requests S3 bills at the PUT rate (PUT, COPY, POST, LIST)"""
+    get_class: int = 0
+    """requests S3 bills at the GET rate (GET, HEAD and the rest but DELETE, which is free)"""
     races: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -77,9 +98,13 @@ class Meter:
         store.s3.meta.events.register("before-parameter-build.s3.UploadPart", self._put)
         store.sleep = self._lost_race
 
-    def _call(self, **_: Any) -> None:
+    def _call(self, model: Any, **_: Any) -> None:
         with self.lock:
             self.requests += 1
+            if model.name in PUT_CLASS:
+                self.put_class += 1
+            elif not model.name.startswith(("Delete", "Abort")):
+                self.get_class += 1
 
     def _put(self, params: dict[str, Any], **_: Any) -> None:
         body = params.get("Body", b"")
@@ -98,8 +123,15 @@ class Meter:
 
     def reset(self) -> dict[str, int]:
         with self.lock:
-            values = {"read": self.read, "written": self.written, "requests": self.requests, "races": self.races}
-            self.read = self.written = self.requests = self.races = 0
+            values = {
+                "read": self.read,
+                "written": self.written,
+                "requests": self.requests,
+                "put_class": self.put_class,
+                "get_class": self.get_class,
+                "races": self.races,
+            }
+            self.read = self.written = self.requests = self.put_class = self.get_class = self.races = 0
         return values
 
 
@@ -481,6 +513,54 @@ def burst_axis(files: int, tick_every: int, normal: int, burst: int, history_day
     return rows
 
 
+def batch_axis(population: int, files: int, batches: Sequence[int], history_days: int) -> dict[int, dict[str, float]]:
+    """The same kind of files consolidated `batch` to an invocation (a mapping's batching window gathers
+    them), no tick: per-file requests by price class, bytes, CPU and peak memory."""
+    world = World("batch", history_days)
+    world.seed(population)
+    rng = random.Random(8)
+    rows = {}
+    for batch in batches:
+        keys = [world.normal_file(population, world.after(0), rng, n % BRANCHES) for n in range(files)]
+        measured = [world.consolidate(keys[n : n + batch], measured=True) or {} for n in range(0, files, batch)]
+        names = ("read", "written", "cpu", "put_class", "get_class")
+        rows[batch] = {name: sum(m[name] for m in measured) / files for name in names}
+        rows[batch]["bytes"] = rows[batch]["read"] + rows[batch]["written"]
+        rows[batch]["dollars"] = rows[batch]["put_class"] * PUT_PRICE + rows[batch]["get_class"] * GET_PRICE
+        rows[batch]["peak_mb"] = max(m["peak_mb"] for m in measured)
+        print(f"batch {batch}: {rows[batch]}", file=sys.stderr)
+    return rows
+
+
+def batch_report(rows: dict[int, dict[str, float]], population: int, files: int) -> list[str]:
+    batches = sorted(rows)
+    base = rows[batches[0]]
+
+    def row(label: str, name: str, scale: float, digits: int) -> str:
+        cells = [
+            f"{rows[b][name] / scale:,.{digits}f}"
+            + (f" ({rows[b][name] / base[name]:.2f}×)" if b != batches[0] else "")
+            for b in batches
+        ]
+        return f"| {label} | " + " | ".join(cells) + " |"
+
+    return [
+        f"Batches: {files} files of {PAIRS_PER_FILE:,} pairs after a state of {population:,} pairs (docs/cost.md's "
+        "workload A), consolidated one to an invocation and several to an invocation (what "
+        "`consolidateBatchingWindow` gathers), no tick; per file:",
+        "",
+        "| per file | " + " | ".join(f"{b} file{'s' if b > 1 else ''} per invocation" for b in batches) + " |",
+        "|---|" + "---:|" * len(batches),
+        row("S3 PUT-class requests (PUT, LIST)", "put_class", 1, 2),
+        row("S3 GET-class requests (GET, HEAD)", "get_class", 1, 2),
+        row("S3 request cost, $ per 1,000 files (us-east-1 list prices)", "dollars", 1e-3, 4),
+        row("S3 MB read + written", "bytes", 1e6, 2),
+        row("handler CPU s", "cpu", 1, 3),
+        row("peak RSS MB (largest invocation)", "peak_mb", 1, 0),
+        "",
+    ]
+
+
 # The report --------------------------------------------------------------------------------------
 
 
@@ -494,6 +574,8 @@ def run(
     tick_every: int = TICK_EVERY,
     sizes: Sequence[int] = (PAIRS_PER_FILE, 50_000),
     history_days: int = HISTORY_DAYS,
+    batches: Sequence[int] = (1, 8),
+    batch_population: int = BATCH_POPULATION,
 ) -> list[str]:
     started = time.perf_counter()
     with moto_environment():
@@ -501,9 +583,10 @@ def run(
         by_rotation = rotation_axis(rotation, min(files, tick_every), tick_every, min(populations), history_days)
         by_burst = burst_axis(min(files, tick_every), tick_every, *burst, history_days)
         by_size = size_axis(burst[0], sizes, max(2, min(files, tick_every) // 2), history_days)
+        by_batch = batch_axis(batch_population, max(batches) * 2, batches, history_days)
     seconds = time.perf_counter() - started
     lines = report(by_population, by_rotation, by_burst, files, runs, burst, tick_every, seconds)
-    return lines + size_report(by_size, burst[0])
+    return lines + size_report(by_size, burst[0]) + batch_report(by_batch, batch_population, max(batches) * 2)
 
 
 def size_report(rows: dict[int, dict[str, float]], population: int) -> list[str]:

@@ -48,6 +48,8 @@ class Mapping:
     batch_size: int
     report_batch_item_failures: bool
     maximum_concurrency: int
+    batching_window: int = 0
+    """seconds the mapping gathers messages before it invokes (MaximumBatchingWindowInSeconds)"""
 
 
 @dataclass
@@ -224,6 +226,7 @@ class MotoDeployer(pulumi.runtime.Mocks):
                 batch_size=int(inputs.get("batchSize", 10)),
                 report_batch_item_failures="ReportBatchItemFailures" in inputs.get("functionResponseTypes", []),
                 maximum_concurrency=int((inputs.get("scalingConfig") or {}).get("maximumConcurrency", 1000)),
+                batching_window=int(inputs.get("maximumBatchingWindowInSeconds") or 0),
             )
         )
         return _physical_name(name), {"uuid": name}

@@ -3,16 +3,18 @@
 `python runner.py SPEC` is the mapping: `workers` poll threads (the mapping's concurrency), each
 with its own execution environment, a child process started with only the function archive and
 its layers on sys.path and exactly the function's environment. A poll thread long-polls the
-queue, sends the batch to its environment as a Lambda SQS event, and waits at most the function
+queue, gathers a batch as the mapping does (up to its batch size; with a batching window, it keeps
+receiving until the batch is full or the window has passed since the first message), sends the batch
+to its environment as a Lambda SQS event, and waits at most the function
 timeout: past it, the environment is killed, as Lambda does, and its messages become visible again
 after the visibility timeout. Records reported in batchItemFailures are left to the visibility
 timeout and the DLQ; the others are deleted. Every process exits when its parent goes away.
 
 Under a `time_scale` below 1 (tests), the rest of a failed message's visibility timeout is scaled
 (ChangeMessageVisibility, which a real mapping never calls; never below twice the function timeout
-after the receipt, the longest a lease can last), and so is every DelaySeconds the
-function sends; the function's own timeout is not, so a running invocation's messages stay hidden
-exactly as in Lambda.
+after the receipt, the longest a lease can last), and so are every DelaySeconds the function sends
+and the batching window; the function's own timeout is not, so a running invocation's messages stay
+hidden exactly as in Lambda.
 
 `python runner.py --environment SPEC` is one execution environment: it imports the handler once
 and serves events read from stdin, one JSON line each, answering on stdout.
@@ -280,6 +282,7 @@ class Poller:
         if not messages:
             return
         received_at = time.monotonic()
+        messages += self.gather(received_at, len(messages))
         if spec["duplicate_deliveries"]:
             self.duplicate(messages)
         event = lambda_event(messages, spec["queue_arn"], spec["region"])
@@ -295,6 +298,28 @@ class Poller:
             self.sqs.delete_message_batch(QueueUrl=url, Entries=entries)
         if spec["time_scale"] != 1 and failed:
             self.return_early([m for m in messages if m["MessageId"] in failed], received_at)
+
+    def gather(self, started: float, have: int) -> list[dict[str, Any]]:
+        """More messages for the batch, as a mapping with a batching window does: until the batch is full or
+        the window (on the emulator's clock) has passed since the first message came."""
+        spec = self.spec
+        deadline = started + spec.get("batching_window", 0) * spec["time_scale"]
+        more: list[dict[str, Any]] = []
+        while have + len(more) < spec["batch_size"] and not self.stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            found = self.sqs.receive_message(
+                QueueUrl=spec["queue_url"],
+                MaxNumberOfMessages=min(spec["batch_size"] - have - len(more), 10),
+                WaitTimeSeconds=1 if left >= 1 else 0,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            more += found
+            if not found and left < 1:
+                self.stop.wait(left)
+        return more
 
     def return_early(self, messages: list[dict[str, Any]], received_at: float) -> None:
         """Failed messages come back after the rest of their visibility timeout, on the emulator's clock,

@@ -27,7 +27,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from core import layout
 from local import moto_fixes
-from local.deploy import Deployment, Function, deploy, role_policies
+from local.deploy import Deployment, Function, Mapping, deploy, role_policies
 from local.faults import ENV as FAULTS_ENV
 from local.faults import TRACE_ENV, Faults
 
@@ -144,13 +144,7 @@ class LocalStack:
         for mapping in self.deployment.mappings:
             function = self.deployment.functions[mapping.function_arn]
             self.processes.append(
-                self._start_runner(
-                    function,
-                    mapping.queue_arn,
-                    mapping.batch_size,
-                    mapping.report_batch_item_failures,
-                    max(1, min(self.workers, mapping.maximum_concurrency)),
-                )
+                self._start_runner(function, mapping, max(1, min(self.workers, mapping.maximum_concurrency)))
             )
         self._janitor = threading.Thread(target=self._apply_lifecycle, daemon=True)
         self._janitor.start()
@@ -169,9 +163,7 @@ class LocalStack:
     def outputs(self) -> dict[str, Any]:
         return {**self.deployment.outputs, "endpoint_url": self.endpoint, "region": REGION}
 
-    def _start_runner(
-        self, function: Function, queue_arn: str, batch_size: int, report_failures: bool, workers: int
-    ) -> subprocess.Popen[str]:
+    def _start_runner(self, function: Function, mapping: Mapping, workers: int) -> subprocess.Popen[str]:
         code_dir = _materialize(function.code, self._workdir / function.name / "task")
         paths = [str(code_dir)]
         for n, layer_arn in enumerate(function.layers):
@@ -198,10 +190,11 @@ class LocalStack:
             "function_name": function.name,
             "timeout": function.timeout,
             "memory": function.memory,
-            "queue_url": self.deployment.queues[queue_arn],
-            "queue_arn": queue_arn,
-            "batch_size": batch_size,
-            "report_batch_item_failures": report_failures,
+            "queue_url": self.deployment.queues[mapping.queue_arn],
+            "queue_arn": mapping.queue_arn,
+            "batch_size": mapping.batch_size,
+            "batching_window": mapping.batching_window,
+            "report_batch_item_failures": mapping.report_batch_item_failures,
             "workers": workers,
             "duplicate_deliveries": self.duplicates,
             "region": REGION,

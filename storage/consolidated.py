@@ -3,19 +3,21 @@ or a day. Used by the consolidate handler, `clients.export`, `clients.anomalies`
 The objects and the pure arithmetic are in core.consolidated; README, "The consolidated state", is the
 one description of the protocol.
 
-1. **Apply** (per file, cost of the file): the file's ledger is advanced to the published generation
-   with a compare-and-swap that keeps the previous rows (the commit point); the transition's delta of
-   each shard it changes is written (its key names the transition, its content is determined by the
-   ledger, so writing it again is harmless); then the ledger forgets the previous rows. A retry finds
-   `previous` set and writes the deltas again before anything else.
-2. **Fold** (per shard, amortised): list the shard's pending deltas, read the stats table, fold the
+1. **Apply** (per batch of files, cost of the files): each file's ledger is advanced to the published
+   generation with a compare-and-swap that keeps the previous rows (the commit point); the deltas of
+   all the batch's transitions are written, one object per shard (each delta keeps its transition's
+   id and its content is determined by the ledger, so a transition written again, in any object, is
+   taken once); then each ledger forgets the previous rows. A retry finds `previous` set and writes
+   that transition's deltas again before anything else.
+2. **Fold** (per shard, amortised): list the shard's pending objects, read the stats table, fold the
    deltas it has not folded into each day table they touch (each day table records the deltas it
    holds, so a repeated fold adds nothing twice), then write the stats table with the deltas recorded
    (compare-and-swap on the version read: a concurrent fold makes this one start again), then delete
-   the delta objects. The stats table forgets a folded delta an hour after its object is gone, unless
-   its file's ledger still names that transition as unwritten (a retry would write it again). A
-   transition folds a shard with a chance proportional to its delta's size over the shard's stats
-   table's size, picked by a hash (FOLD_GROWTH), and a scheduled tick folds every shard.
+   the pending objects. The stats table forgets a folded delta an hour after no pending object holds
+   it, unless its file's ledger still names that transition as unwritten (a retry would write it
+   again). Writing a pending object folds its shard with a chance proportional to the object's size
+   over the shard's stats table's size, picked by a hash (FOLD_GROWTH), and a scheduled tick folds
+   every shard.
 3. **Tick** (debounced): after applying files, the consolidator schedules one delayed "tick" message
    on its own queue unless one is due; the tick clears the schedule and measures what traffic_stats.csv
    lacks ((day, pair) changes of deltas pending or folded since its rebuild). It rebuilds it (folding
@@ -56,8 +58,11 @@ from core.consolidated import (
     Table,
     batch_of,
     block_span,
+    bundle,
+    bundle_id,
     dates_of,
     day_value,
+    deltas_in,
     entry_in,
     fold,
     fold_day,
@@ -175,31 +180,76 @@ class State:
 
     def apply(self, source: str, generation: int, rows: Mapping[str, Sequence[SourceRow]]) -> set[int]:
         """Make `rows` (day -> rows; an empty day removes the file from it) the file's contribution at
-        `generation`, unless the ledger has that generation or a newer one. Returns the shards whose
-        fold this transition picked."""
-        key = layout.file_ledger_key(source)
+        `generation`, unless the ledger has that generation or a newer one (`apply_all` of one file)."""
+        return self.apply_all([(source, generation, rows)])
+
+    def apply_all(self, files: Sequence[tuple[str, int, Mapping[str, Sequence[SourceRow]]]]) -> set[int]:
+        """`apply` each (source, generation, rows), writing the deltas of all their transitions in one
+        object per shard. Returns the shards whose fold these writes picked."""
+        wanted = {source: (generation, rows) for source, generation, rows in files}
         picked: set[int] = set()
         for _ in range(2 * FOLD_ATTEMPTS):
-            current = self.store.get(key)
-            ledger = FileLedger.loads(current.body) if current is not None else FileLedger()
-            if ledger.previous is not None:
-                picked |= self._write_deltas(source, ledger)
-                continue
-            if ledger.generation >= generation:
+            sources = list(wanted)
+            found = parallel(lambda source: self.store.get(layout.file_ledger_key(source)), sources)
+            committed: dict[str, FileLedger] = {}
+            advancing: list[tuple[str, Blob | None, FileLedger]] = []
+            for source, current in zip(sources, found, strict=True):
+                ledger = FileLedger.loads(current.body) if current is not None else FileLedger()
+                if ledger.previous is not None:
+                    committed[source] = ledger  # a committed transition whose deltas may not all be written
+                elif ledger.generation < wanted[source][0]:
+                    advancing.append((source, current, ledger))
+                else:
+                    del wanted[source]  # applied already
+            committed |= {source: ledger for source, ledger in parallel(self._commit(wanted), advancing) if ledger}
+            if committed:
+                picked |= self._write_deltas(committed)
+            for source, ledger in committed.items():
+                if ledger.generation >= wanted[source][0]:
+                    del wanted[source]
+            if not wanted:
                 return picked
-            ledger.advance(generation, rows)
-            marked = Blob(ledger.dumps(), metadata={UNWRITTEN: unwritten_transition(ledger)})
-            self.store.put_if(key, marked, current.etag if current is not None else None)
-        raise Contention(f"{key}: could not apply generation {generation}")
+        raise Contention(f"could not apply {', '.join(sorted(wanted))}")
 
-    def _write_deltas(self, source: str, ledger: FileLedger) -> set[int]:
-        """Write the committed transition's deltas, then let the ledger forget the previous rows."""
-        deltas = ledger.pending_deltas(source)
-        bodies = {shard: delta.dumps() for shard, delta in deltas.items()}
+    def _commit(
+        self, wanted: Mapping[str, tuple[int, Mapping[str, Sequence[SourceRow]]]]
+    ) -> Callable[[tuple[str, Blob | None, FileLedger]], tuple[str, FileLedger | None]]:
+        """The commit point of a file's transition: its ledger advanced, keeping the previous rows, with
+        a compare-and-swap on the version read (None: it changed meanwhile; read it again)."""
+
+        def commit(item: tuple[str, Blob | None, FileLedger]) -> tuple[str, FileLedger | None]:
+            source, current, ledger = item
+            ledger.advance(*wanted[source])
+            marked = Blob(ledger.dumps(), metadata={UNWRITTEN: unwritten_transition(ledger)})
+            etag = self.store.put_if(layout.file_ledger_key(source), marked, current.etag if current else None)
+            return source, ledger if etag is not None else None
+
+        return commit
+
+    def _write_deltas(self, committed: Mapping[str, FileLedger]) -> set[int]:
+        """Write the committed transitions' deltas, one object per shard for all of them, then let each
+        ledger forget its previous rows."""
+        by_shard: dict[int, list[Delta]] = {}
+        for source, ledger in committed.items():
+            for shard, delta in ledger.pending_deltas(source).items():
+                by_shard.setdefault(shard, []).append(delta)
+        names = {shard: bundle_id(deltas) for shard, deltas in by_shard.items()}
+        bodies = {shard: bundle(deltas) for shard, deltas in by_shard.items()}
+        rows = {shard: sum(delta.rows for delta in deltas) for shard, deltas in by_shard.items()}
         parallel(
-            lambda shard: self.store.put(layout.delta_key(shard, deltas[shard].id, deltas[shard].rows), bodies[shard]),
-            list(deltas),
+            lambda shard: self.store.put(layout.delta_key(shard, names[shard], rows[shard]), bodies[shard]),
+            list(by_shard),
         )
+        parallel(lambda item: self._written(*item), list(committed.items()))
+        tables = parallel(lambda shard: self.store.head(layout.stats_table_key(shard)), list(by_shard))
+        return {
+            shard
+            for shard, table in zip(by_shard, tables, strict=True)
+            if folds_shard(names[shard], shard, len(bodies[shard]), table.size if table is not None else 0)
+        }
+
+    def _written(self, source: str, ledger: FileLedger) -> None:
+        """The ledger forgets the previous rows of the transition whose deltas are all written."""
         generation, before = ledger.generation, ledger.previous["generation"] if ledger.previous else 0
 
         def written(current: Blob | None) -> Blob | None:
@@ -212,12 +262,6 @@ class State:
             return Blob(state.dumps())
 
         self.store.update(layout.file_ledger_key(source), written)
-        tables = parallel(lambda shard: self.store.head(layout.stats_table_key(shard)), list(deltas))
-        return {
-            shard
-            for shard, table in zip(deltas, tables, strict=True)
-            if folds_shard(deltas[shard].id, shard, len(bodies[shard]), table.size if table is not None else 0)
-        }
 
     # 2. Fold -------------------------------------------------------------------------------------
 
@@ -235,10 +279,10 @@ class State:
         return found
 
     def _deltas(self, keys: Sequence[str]) -> list[Delta]:
-        """The deltas still there (a concurrent fold may have deleted some since they were listed), once
-        each: a transition's delta written under both key forms (`<id>.json` by an earlier version, then
-        `<id>.n<rows>.json` by its retry) is one delta."""
-        found = [Delta.loads(blob.body) for blob in parallel(self.store.get, keys) if blob is not None]
+        """The deltas of the pending objects still there (a concurrent fold may have deleted some since
+        they were listed), each transition once: a transition's delta may be in two objects (written
+        again by a retry, in another batch or under an earlier version's key form)."""
+        found = [delta for blob in parallel(self.store.get, keys) if blob is not None for delta in deltas_in(blob.body)]
         return list({delta.id: delta for delta in found}.values())
 
     def fold(self, shard: int) -> int:
@@ -272,15 +316,16 @@ class State:
     def _fold_once(self, shard: int, keys: list[str]) -> tuple[int, Written | None] | None:
         if not keys:
             return 0, None
-        listed = [layout.delta_id_of(key) for key in keys]
         stats_key = layout.stats_table_key(shard)
         found = self.store.get(stats_key)
         stats = Table.loads(found.body) if found is not None else Table()
         known = set(stats.folded)
-        unread = [key for key, identity in zip(keys, listed, strict=True) if identity not in known]
-        batch = batch_of(stats, self._deltas(unread))
-        if len(batch) != len({layout.delta_id_of(key) for key in unread}):
+        blobs = parallel(self.store.get, keys)
+        if any(blob is None for blob in blobs):
             return None  # a concurrent fold deleted some of them: start again
+        pending = {delta.id: delta for blob in blobs if blob is not None for delta in deltas_in(blob.body)}
+        listed = list(pending)
+        batch = batch_of(stats, pending.values())
         counter = _folded_rows(found) + sum(delta.rows for delta in batch)
         now = self.clock()
         for date in dates_of(batch):

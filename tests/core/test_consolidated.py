@@ -19,6 +19,9 @@ from core.consolidated import (
     FileLedger,
     Table,
     block_span,
+    bundle,
+    day_value,
+    deltas_in,
     deltas_of,
     entry_in,
     fold,
@@ -107,6 +110,24 @@ def test_folding_every_transition_in_any_grouping_gives_the_direct_statistics(hi
         assert {name: value for tables in days.values() for name, value in tables[date].entries.items()} == {
             f"{src},{dst}": list(totals[date]) for (src, dst), totals in want.items() if date in totals
         }
+
+
+def test_a_files_transitions_pending_together_give_its_last_generation_in_any_order() -> None:
+    """Generations 9 to 12 of one file, their transitions pending together (one listing of a shard; a
+    bundle sorts them by id, so 10-11 and 11-12 come before 9-10): a partial sum passes through a day
+    total without flows, which must not be dropped before the last change is added."""
+    pair, date = PAIRS[0], DAYS[0]
+    by_generation = {8: [], 9: [[*pair, 5, 1, 1]], 10: [[*pair, 15, 1, 1]], 11: [], 12: [[*pair, 4, 2, 1]]}
+    deltas = [deltas_of("f", g - 1, {date: by_generation[g - 1]}, g, {date: by_generation[g]}) for g in range(9, 13)]
+    pending = [delta for shards in deltas for delta in shards.values()]
+    name = f"{pair[0]},{pair[1]}"
+    for order in (pending, pending[::-1], sorted(pending, key=lambda delta: delta.id)):
+        assert day_value(None, name, date, order) == [4, 2, 1]
+        assert day_value(None, name, date, deltas_in(bundle(order))) == [4, 2, 1]
+        stats, days = Table(), {date: Table()}
+        fold(stats, days, order, 0.0)
+        assert days[date].entries == {name: [4, 2, 1]}
+        assert stats_of_sums(stats.entries[name]) == pair_stats({date: Counts(4, 2, 1)})
 
 
 def test_a_day_table_holding_a_recent_delta_of_another_fold_is_a_conflict() -> None:

@@ -18,10 +18,15 @@ def test_the_consolidation_benchmark_measures_every_axis(tmp_path: Path) -> None
         tick_every=2,
         sizes=(100, 200),
         history_days=3,
+        batches=(1, 2),
+        batch_population=300,
     )
     text = "\n".join(lines)
     assert "| 300 pairs in the state | 600 pairs in the state |" in text
     assert "| … a rebuild (fold every shard, write traffic_stats.csv), per rebuild |" in text
     assert "files 5–6" in text and "one capture of 600 new pairs" in text
     assert "| 100 pairs | 200 pairs | ratio |" in text
+    assert "| 1 file per invocation | 2 files per invocation |" in text
+    put_row = next(line for line in lines if line.startswith("| S3 PUT-class requests"))
+    assert "(0." in put_row, put_row  # two files to an invocation share its pending objects
     assert "nan" not in text

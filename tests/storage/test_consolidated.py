@@ -30,12 +30,12 @@ rows = st.lists(
     st.tuples(st.sampled_from(DAYS), st.sampled_from(PAIRS), st.integers(0, 10**12), st.integers(0, 10**6)),
     max_size=5,
 )
-# (file number, rows, crash at call k of the apply (0: none), fold: None or (shard or -1 for all, crash at))
+# (a batch of files applied together: {file number: rows}, crash at call k of the apply (0: none),
+#  fold: None or (shard or -1 for all, crash at))
 steps = st.lists(
     st.tuples(
-        st.integers(0, 2),
-        rows,
-        st.integers(0, 12),
+        st.dictionaries(st.integers(0, 2), rows, min_size=1, max_size=3),
+        st.integers(0, 16),
         st.none() | st.tuples(st.integers(-1, SHARDS - 1), st.integers(0, 20)),
     ),
     min_size=1,
@@ -136,15 +136,19 @@ def test_applies_and_folds_with_crashes_read_exactly(store: Store, history: list
     crash = CrashAt(store)
     files: dict[str, dict[str, list[list[Any]]]] = {}
     generations: dict[str, int] = {}
-    for number, contribution, crash_apply, folding in history:
-        source = f"file{number}"
-        generation = generations[source] = generations.get(source, 0) + 1
-        by_day = _as_rows(contribution)
-        # a re-upload that no longer covers a day removes the file from it (the status's stale dates)
-        stale = {date: [] for date in files.get(source, {}) if date not in by_day}
-        crash.run(crash_apply, functools.partial(state.apply, source, generation, {**stale, **by_day}))
-        state.apply(source, generation - 1, {})  # a late, older generation changes nothing
-        files[source] = by_day
+    for batch, crash_apply, folding in history:
+        applied = []
+        for number, contribution in sorted(batch.items()):
+            source = f"file{number}"
+            generation = generations[source] = generations.get(source, 0) + 1
+            by_day = _as_rows(contribution)
+            # a re-upload that no longer covers a day removes the file from it (the status's stale dates)
+            stale = {date: [] for date in files.get(source, {}) if date not in by_day}
+            applied.append((source, generation, {**stale, **by_day}))
+            files[source] = by_day
+        crash.run(crash_apply, functools.partial(state.apply_all, applied))
+        for source, generation, _ in applied:
+            state.apply(source, generation - 1, {})  # a late, older generation changes nothing
         if folding is not None:
             shard, crash_fold = folding
             crash.run(crash_fold, state.fold_all if shard < 0 else functools.partial(state.fold, shard))
@@ -220,6 +224,48 @@ def test_a_late_rewrite_of_a_folded_delta_is_not_folded_twice(store: Store) -> N
     assert state.fold(shard) == 0
     assert not list(store.keys(layout.pending_prefix(shard)))
     assert state.pair_days(*PAIRS[0]) == {"2024-01-01": Counts(5, 2, 1)}
+
+
+def test_a_batch_writes_one_object_per_shard_for_all_its_files(store: Store) -> None:
+    """Ten files of 64 pairs each, consolidated together: one pending object per shard, not one per file
+    and shard (the PUT-class requests are most of a consolidation's bill, docs/cost.md)."""
+    state = State(store)
+    files = {
+        f"file{n}": {DAYS[n % 2]: [[f"10.0.{n}.{k}", "8.8.8.8", k + 1, 1, 1] for k in range(64)]} for n in range(10)
+    }
+    puts: list[str] = []
+    store.s3.meta.events.register("provide-client-params.s3.PutObject", lambda params, **_: puts.append(params["Key"]))
+    state.apply_all([(name, 1, by_day) for name, by_day in files.items()])
+    pending = [key for key in puts if key.startswith(layout.PENDING_PREFIX)]
+    assert len(pending) == len({layout.shard_of_key(key) for key in pending}) == SHARDS
+    assert all("/bundle-" in key for key in pending)
+    assert len([key for key in puts if key.startswith(layout.FILES_PREFIX)]) == 2 * len(files)  # commit, then clear
+    check_reads(state, files)
+    settle(state)
+    assert traffic_stats_text(state) == expected_stats_text(expected(files))
+
+
+def test_a_transition_retried_in_another_batch_counts_once(store: Store) -> None:
+    """A batch that crashed after writing some of its objects leaves a file's transition committed; its
+    retry comes in another batch, so the transition's delta is in two objects of different names. Reads,
+    folds and traffic_stats.csv take it once."""
+    state = State(store)
+    files = {name: {DAYS[0]: [[*PAIRS[n], 10 * (n + 1), n + 1, 1] for n in range(4)]} for name in ("a", "b", "c")}
+    crash = CrashAt(store)
+    crash.countdown = 6  # 2 ledger GETs, 2 commits, then the pending objects: the process dies at the second
+    with contextlib.suppress(Crash):
+        state.apply_all([("a", 1, files["a"]), ("b", 1, files["b"])])
+    crash.countdown = 0
+    first = set(store.keys(layout.PENDING_PREFIX))
+    assert first and all("/bundle-" in key for key in first)
+    state.apply_all([("a", 1, files["a"]), ("c", 1, files["c"])])  # a's retry, batched with another file
+    assert set(store.keys(layout.PENDING_PREFIX)) - first, "the retry wrote objects of other names"
+    state.apply_all([("b", 1, files["b"])])  # b's retry, alone
+    check_reads(state, files)
+    state.fold_all()
+    check_reads(state, files)
+    settle(state)
+    assert traffic_stats_text(state) == expected_stats_text(expected(files))
 
 
 def test_a_file_applied_while_a_tick_runs_schedules_the_next_one(store: Store) -> None:
