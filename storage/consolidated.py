@@ -13,8 +13,8 @@ one description of the protocol.
    deltas it has not folded into each day table they touch (each day table records the deltas it
    holds, so a repeated fold adds nothing twice), then write the stats table with the deltas recorded
    (compare-and-swap on the version read: a concurrent fold makes this one start again), then delete
-   the pending objects. The stats table forgets a folded delta an hour after no pending object holds
-   it, unless its file's ledger still names that transition as unwritten (a retry would write it
+   the pending objects. The stats table forgets a folded delta an hour after the last fold that found
+   it pending, unless its file's ledger still names that transition as unwritten (a retry would write it
    again). Writing a pending object folds its shard with a chance proportional to the object's size
    over the shard's stats table's size, picked by a hash (FOLD_GROWTH), and a scheduled tick folds
    every shard.
@@ -186,7 +186,10 @@ class State:
     def apply_all(self, files: Sequence[tuple[str, int, Mapping[str, Sequence[SourceRow]]]]) -> set[int]:
         """`apply` each (source, generation, rows), writing the deltas of all their transitions in one
         object per shard. Returns the shards whose fold these writes picked."""
-        wanted = {source: (generation, rows) for source, generation, rows in files}
+        wanted: dict[str, tuple[int, Mapping[str, Sequence[SourceRow]]]] = {}
+        for source, generation, rows in files:  # a source named twice: its newer generation
+            if source not in wanted or generation > wanted[source][0]:
+                wanted[source] = (generation, rows)
         picked: set[int] = set()
         for _ in range(2 * FOLD_ATTEMPTS):
             sources = list(wanted)
@@ -340,8 +343,8 @@ class State:
 
             self.store.update(layout.day_table_key(shard, date), folded)
             fold_stats(stats, date, changes)
-        for delta in batch:
-            stats.folded[delta.id] = now
+        for identity in listed:  # folded now or before: remembered for an hour from this fold that saw it
+            stats.folded[identity] = now
         forget(stats, listed, now, functools.cache(self._may_be_written_again))
         body = Blob(stats.dumps(), metadata={FOLDED_ROWS: str(counter), PAIRS: str(len(stats.entries))})
         etag = self.store.put_if(stats_key, body, found.etag if found is not None else None)

@@ -226,6 +226,36 @@ def test_a_late_rewrite_of_a_folded_delta_is_not_folded_twice(store: Store) -> N
     assert state.pair_days(*PAIRS[0]) == {"2024-01-01": Counts(5, 2, 1)}
 
 
+def test_a_delta_found_pending_again_is_remembered_for_an_hour_from_that_fold(store: Store) -> None:
+    """Hours after a transition was folded, two late deliveries of its apply both read the ledger before
+    either cleared it: the first one's rewrite is folded (found folded: deleted), the ledger is cleared,
+    another fold runs, then the second one's rewrite lands. The stats table must still remember the
+    transition then: the fold that found it pending renewed it."""
+    now = [1000.0]
+    state = State(store, clock=lambda: now[0])
+    by_day = {DAYS[0]: [[*PAIRS[0], 5, 2, 1]]}
+    state.apply("late", 1, by_day)
+    shard = shard_of(pair_name(*PAIRS[0]))
+    state.fold(shard)
+    from core.consolidated import deltas_of
+
+    rewrite = deltas_of("late", 0, {}, 1, by_day)[shard]
+    now[0] += 7200
+    store.put(layout.delta_key(shard, rewrite.id, rewrite.rows), rewrite.dumps())  # the first late delivery
+    assert state.fold(shard) == 0
+    now[0] += 600
+    other = [
+        row
+        for row in ([f"10.9.0.{n}", "8.8.8.8", n, 1, 1] for n in range(200))
+        if shard_of(pair_name(*row[:2])) == shard
+    ]
+    state.apply("other", 1, {DAYS[0]: other[:1]})
+    assert state.fold(shard) == 1  # a fold that does not find it pending
+    store.put(layout.delta_key(shard, rewrite.id, rewrite.rows), rewrite.dumps())  # the second, 10 minutes later
+    assert state.fold(shard) == 0
+    assert state.pair_days(*PAIRS[0]) == {DAYS[0]: Counts(5, 2, 1)}
+
+
 def test_a_batch_writes_one_object_per_shard_for_all_its_files(store: Store) -> None:
     """Ten files of 64 pairs each, consolidated together: one pending object per shard, not one per file
     and shard (the PUT-class requests are most of a consolidation's bill, docs/cost.md)."""
