@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -159,4 +160,11 @@ def start_stack(folder: Path, config: tuple[str, ...], *extra: str) -> Iterator[
         yield RunningStack(outputs_file, json.loads(outputs_file.read_text()))
     finally:
         process.terminate()
-        process.wait(timeout=60)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:  # leave nothing running; stack.log gets every thread's stack first
+            process.send_signal(signal.SIGUSR1)
+            time.sleep(2)
+            process.kill()
+            process.wait()
+            raise
