@@ -193,8 +193,8 @@ def run(args: argparse.Namespace, stack_options: dict[str, Any]) -> int:
             file=sys.stderr,
             flush=True,
         )
-        while True:
-            signal.pause()
+        while True:  # not signal.pause(): a signal the kernel hands to another thread does not end it
+            time.sleep(0.5)  # (the handler runs in this thread at its next bytecode; a hang seen under load)
     except Stop:
         if not written:
             raise
