@@ -242,30 +242,18 @@ class Delta:
         return cls(document["id"], document["days"])
 
 
-def bundle_id(deltas: Sequence[Delta]) -> str:
-    """The name of a pending object holding these transitions' deltas of one shard: the transition's own
-    id for one, a digest of the sorted ids for several (the same transitions give the same name and,
-    each delta being determined by its file's ledger, the same bytes)."""
-    ids = sorted({delta.id for delta in deltas})
-    if len(ids) == 1:
-        return ids[0]
-    return "bundle-" + hashlib.sha256("\n".join(ids).encode()).hexdigest()[:32]
-
-
-def bundle(deltas: Sequence[Delta]) -> bytes:
+def bundle(deltas: Sequence[Delta]) -> tuple[str, bytes]:
     """One pending object holding several transitions' deltas of one shard (one PUT for a batch of files,
-    not one per file). Each delta keeps its transition's id: folds and readers take each transition once,
-    whichever objects hold it. A single delta is written as itself."""
+    not one per file): its name and its bytes. Each delta keeps its transition's id: folds and readers
+    take each transition once, whichever objects hold it. A single delta is written as itself, under its
+    id; several under a digest of their sorted ids (the same transitions give the same name and, each
+    delta being determined by its file's ledger, the same bytes)."""
     if len(deltas) == 1:
-        return deltas[0].dumps()
+        return deltas[0].id, deltas[0].dumps()
     ordered = sorted(deltas, key=lambda delta: delta.id)
-    return packed(
-        {
-            "format": FORMAT,
-            "id": bundle_id(ordered),
-            "deltas": [{"id": delta.id, "days": delta.days} for delta in ordered],
-        }
-    )
+    name = "bundle-" + hashlib.sha256("\n".join(delta.id for delta in ordered).encode()).hexdigest()[:32]
+    document = {"format": FORMAT, "id": name, "deltas": [{"id": delta.id, "days": delta.days} for delta in ordered]}
+    return name, packed(document)
 
 
 def deltas_in(data: bytes) -> list[Delta]:

@@ -59,7 +59,6 @@ from core.consolidated import (
     batch_of,
     block_span,
     bundle,
-    bundle_id,
     dates_of,
     day_value,
     deltas_in,
@@ -204,7 +203,8 @@ class State:
                     advancing.append((source, current, ledger))
                 else:
                     del wanted[source]  # applied already
-            committed |= {source: ledger for source, ledger in parallel(self._commit(wanted), advancing) if ledger}
+            advanced = parallel(lambda item: self._commit(*item, *wanted[item[0]]), advancing)
+            committed |= {item[0]: ledger for item, ledger in zip(advancing, advanced, strict=True) if ledger}
             if committed:
                 picked |= self._write_deltas(committed)
             for source, ledger in committed.items():
@@ -215,19 +215,19 @@ class State:
         raise Contention(f"could not apply {', '.join(sorted(wanted))}")
 
     def _commit(
-        self, wanted: Mapping[str, tuple[int, Mapping[str, Sequence[SourceRow]]]]
-    ) -> Callable[[tuple[str, Blob | None, FileLedger]], tuple[str, FileLedger | None]]:
+        self,
+        source: str,
+        current: Blob | None,
+        ledger: FileLedger,
+        generation: int,
+        rows: Mapping[str, Sequence[SourceRow]],
+    ) -> FileLedger | None:
         """The commit point of a file's transition: its ledger advanced, keeping the previous rows, with
         a compare-and-swap on the version read (None: it changed meanwhile; read it again)."""
-
-        def commit(item: tuple[str, Blob | None, FileLedger]) -> tuple[str, FileLedger | None]:
-            source, current, ledger = item
-            ledger.advance(*wanted[source])
-            marked = Blob(ledger.dumps(), metadata={UNWRITTEN: unwritten_transition(ledger)})
-            etag = self.store.put_if(layout.file_ledger_key(source), marked, current.etag if current else None)
-            return source, ledger if etag is not None else None
-
-        return commit
+        ledger.advance(generation, rows)
+        marked = Blob(ledger.dumps(), metadata={UNWRITTEN: unwritten_transition(ledger)})
+        etag = self.store.put_if(layout.file_ledger_key(source), marked, current.etag if current else None)
+        return ledger if etag is not None else None
 
     def _write_deltas(self, committed: Mapping[str, FileLedger]) -> set[int]:
         """Write the committed transitions' deltas, one object per shard for all of them, then let each
@@ -236,11 +236,10 @@ class State:
         for source, ledger in committed.items():
             for shard, delta in ledger.pending_deltas(source).items():
                 by_shard.setdefault(shard, []).append(delta)
-        names = {shard: bundle_id(deltas) for shard, deltas in by_shard.items()}
-        bodies = {shard: bundle(deltas) for shard, deltas in by_shard.items()}
+        objects = {shard: bundle(deltas) for shard, deltas in by_shard.items()}
         rows = {shard: sum(delta.rows for delta in deltas) for shard, deltas in by_shard.items()}
         parallel(
-            lambda shard: self.store.put(layout.delta_key(shard, names[shard], rows[shard]), bodies[shard]),
+            lambda shard: self.store.put(layout.delta_key(shard, objects[shard][0], rows[shard]), objects[shard][1]),
             list(by_shard),
         )
         parallel(lambda item: self._written(*item), list(committed.items()))
@@ -248,7 +247,7 @@ class State:
         return {
             shard
             for shard, table in zip(by_shard, tables, strict=True)
-            if folds_shard(names[shard], shard, len(bodies[shard]), table.size if table is not None else 0)
+            if folds_shard(objects[shard][0], shard, len(objects[shard][1]), table.size if table is not None else 0)
         }
 
     def _written(self, source: str, ledger: FileLedger) -> None:
@@ -285,8 +284,14 @@ class State:
         """The deltas of the pending objects still there (a concurrent fold may have deleted some since
         they were listed), each transition once: a transition's delta may be in two objects (written
         again by a retry, in another batch or under an earlier version's key form)."""
-        found = [delta for blob in parallel(self.store.get, keys) if blob is not None for delta in deltas_in(blob.body)]
-        return list({delta.id: delta for delta in found}.values())
+        return list(self._read_pending(keys)[0].values())
+
+    def _read_pending(self, keys: Sequence[str]) -> tuple[dict[str, Delta], bool]:
+        """The deltas of these pending objects by transition id (each once, whichever objects hold it),
+        and whether every object was still there."""
+        blobs = parallel(self.store.get, keys)
+        found = {delta.id: delta for blob in blobs if blob is not None for delta in deltas_in(blob.body)}
+        return found, all(blob is not None for blob in blobs)
 
     def fold(self, shard: int) -> int:
         """Fold the shard's pending deltas into its tables; returns how many were folded."""
@@ -323,10 +328,9 @@ class State:
         found = self.store.get(stats_key)
         stats = Table.loads(found.body) if found is not None else Table()
         known = set(stats.folded)
-        blobs = parallel(self.store.get, keys)
-        if any(blob is None for blob in blobs):
+        pending, complete = self._read_pending(keys)
+        if not complete:
             return None  # a concurrent fold deleted some of them: start again
-        pending = {delta.id: delta for blob in blobs if blob is not None for delta in deltas_in(blob.body)}
         listed = list(pending)
         batch = batch_of(stats, pending.values())
         counter = _folded_rows(found) + sum(delta.rows for delta in batch)

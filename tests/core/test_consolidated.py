@@ -123,7 +123,7 @@ def test_a_files_transitions_pending_together_give_its_last_generation_in_any_or
     name = f"{pair[0]},{pair[1]}"
     for order in (pending, pending[::-1], sorted(pending, key=lambda delta: delta.id)):
         assert day_value(None, name, date, order) == [4, 2, 1]
-        assert day_value(None, name, date, deltas_in(bundle(order))) == [4, 2, 1]
+        assert day_value(None, name, date, deltas_in(bundle(order)[1])) == [4, 2, 1]
         stats, days = Table(), {date: Table()}
         fold(stats, days, order, 0.0)
         assert days[date].entries == {name: [4, 2, 1]}
