@@ -13,6 +13,7 @@ when another live file's current generation has that content, this one is reject
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import functools
 import io
@@ -96,7 +97,15 @@ def handler(event: dict[str, Any], context: Any) -> BatchResponse:
                     lease = LEASE_PER_REMAINING_TIME * context.get_remaining_time_in_millis() / 1000
                     return summarize_object(store, settings, key, lease, jobs, token, version_id)
 
-                retrying(f"summarizing {key}", attempt, context)
+                try:
+                    retrying(f"summarizing {key}", attempt, context)
+                except Exception:
+                    # The record fails and will be redelivered: give the lease up now, so that neither
+                    # the redelivery nor a re-upload's event waits for it to expire (a crash still
+                    # leaves it to expire). Best effort: the failure reported is the one above.
+                    with contextlib.suppress(Exception):
+                        _drop_lease(store, key, token)
+                    raise
 
     return process_batch(event, record_handler)
 

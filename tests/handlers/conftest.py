@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import json
+import os
 import sys
-from collections.abc import Iterator
+import traceback
+import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
@@ -97,6 +101,7 @@ def _record(model: Any, params: dict[str, Any], **_: Any) -> None:
 def moto_bucket(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """A versioned bucket "data" and a consolidate queue on moto in-process, with the handlers'
     environment and their cached clients pointing there."""
+    role_policies_here()  # built here, in its own moto world, not once in every forked copy (in_a_copy)
     with moto_world():
         lambda_store.cache_clear()
         s3 = boto3.client("s3")
@@ -118,3 +123,45 @@ def moto_bucket(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 def bucket(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     with moto_bucket(monkeypatch) as s3:
         yield s3
+
+
+def in_a_copy(attempt: Callable[[], str | None]) -> str | None:
+    """`attempt()` in a forked copy of this process, moto's world included (copy-on-write): what it returned,
+    or the test fails with its traceback. The tests that crash the handlers at every call build the world
+    their handler starts from once, then try each crash point in a copy of it, instead of building it
+    again for each. The copy's AWS calls are checked against the functions' roles there, as the autouse
+    fixture checks the test's own. The copy runs only this test's code, in the thread that forked, and
+    leaves with os._exit: it never returns into pytest or touches the xdist worker's threads, so the
+    warning Python 3.12+ gives for forking a process that has threads does not apply."""
+    read, write = os.pipe()
+    gc.freeze()  # the copy's collections skip the objects it shares with this process, so copy no pages of them
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+    finally:
+        if pid != 0:
+            gc.unfreeze()
+    if pid == 0:
+        os.close(read)
+        status = 1
+        try:
+            calls_before = len(IN_PROCESS_CALLS)
+            report: dict[str, Any] = {"returned": attempt()}
+            assert denied_here(IN_PROCESS_CALLS[calls_before:]) == []
+            status = 0
+        except BaseException:
+            report = {"error": traceback.format_exc()}
+        finally:
+            with os.fdopen(write, "w") as pipe:
+                json.dump(report, pipe)
+            os._exit(status)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        text = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    report = json.loads(text) if text else {"error": f"the copy died with status {status}"}
+    if "error" in report or status != 0:
+        pytest.fail(f"in the forked copy:\n{report.get('error', f'exit status {status}')}", pytrace=False)
+    returned: str | None = report["returned"]
+    return returned

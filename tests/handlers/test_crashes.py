@@ -3,7 +3,8 @@
 botocore's event hooks fail the k-th AWS call an invocation makes (reading, writing a summary or a
 state object, sending the consolidate message, deleting the raw object, ...), for every k up to
 the number of calls a clean run makes, so no step boundary is left out and no test code lives in
-the handlers.
+the handlers. Each test builds the world its handler starts from once and tries each k in a forked
+copy of it (tests/handlers/conftest.py, in_a_copy).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from handlers import consolidate, summarize
 from local.moto_fixes import apply as atomic_moto_puts
 from storage.consolidated import State
 from storage.store import lambda_store
-from tests.handlers.conftest import FakeContext, moto_bucket, s3_notification, sqs_event
+from tests.handlers.conftest import FakeContext, in_a_copy, moto_bucket, s3_notification, sqs_event
 
 FILES = {
     "raw/a/one.csv": b"Src IP,Dst IP,Timestamp,Flow Duration,Tot Fwd Pkts\n"
@@ -131,22 +132,28 @@ def consolidate_all(messages: list[dict[str, Any]]) -> Any:
 def test_crash_at_every_call_of_summarize_then_redelivery(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     atomic_moto_puts()
     injected = []
-    for fail_at in itertools.count(1):
-        with monkeypatch.context() as patch, fresh_world(patch) as (s3, url, injector):
+    with fresh_world(monkeypatch) as (s3, url, injector):
+
+        def crash_then_redeliver(fail_at: int) -> str | None:
             first = injector.run(fail_at, summarize_all)
             if injector.failed is None:
-                break
-            injected.append(injector.failed)
+                return None
             assert first == "crashed" or first["batchItemFailures"], fail_at
             raw_safe(s3)
             # Redelivery comes after the visibility timeout, when the crashed invocation's lease has expired.
             later = summarize.time.time() + 3600
-            patch.setattr(summarize.time, "time", lambda later=later: later)
+            monkeypatch.setattr(summarize.time, "time", lambda: later)
             assert summarize_all() == {"batchItemFailures": []}, fail_at
             raw_safe(s3)
             assert consolidate_all(drain(url)) == {"batchItemFailures": []}, fail_at
             assert stats(s3) == EXPECTED, (fail_at, injector.failed)
             assert "Contents" not in s3.list_objects_v2(Bucket="data", Prefix="raw/"), fail_at
+            return injector.failed
+
+        for fail_at in itertools.count(1):
+            if (failed := in_a_copy(lambda fail_at=fail_at: crash_then_redeliver(fail_at))) is None:
+                break
+            injected.append(failed)
     assert {"HeadObject", "GetObject", "PutObject", "SendMessage", "ListObjectVersions", "DeleteObject"} <= set(
         injected
     )
@@ -155,14 +162,14 @@ def test_crash_at_every_call_of_summarize_then_redelivery(aws_env: None, monkeyp
 def test_crash_at_every_call_of_consolidate_then_redelivery(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     atomic_moto_puts()
     injected = []
-    for fail_at in itertools.count(1):
-        with monkeypatch.context() as patch, fresh_world(patch) as (s3, url, injector):
-            summarize_all()
-            messages = drain(url)
-            injector.run(fail_at, lambda messages=messages: consolidate_all(messages))
+    with fresh_world(monkeypatch) as (s3, url, injector):
+        summarize_all()
+        messages = drain(url)
+
+        def crash_then_redeliver(fail_at: int) -> str | None:
+            injector.run(fail_at, lambda: consolidate_all(messages))
             if injector.failed is None:
-                break
-            injected.append(injector.failed)
+                return None
             assert consolidate_all(messages) == {"batchItemFailures": []}, fail_at
             assert consolidate_all(messages + messages) == {"batchItemFailures": []}, fail_at
             assert stats(s3) == EXPECTED, (fail_at, injector.failed)
@@ -173,6 +180,12 @@ def test_crash_at_every_call_of_consolidate_then_redelivery(aws_env: None, monke
                 for k in FILES
             ]
             assert states == ["consolidated", "consolidated"], fail_at
+            return injector.failed
+
+        for fail_at in itertools.count(1):
+            if (failed := in_a_copy(lambda fail_at=fail_at: crash_then_redeliver(fail_at))) is None:
+                break
+            injected.append(failed)
     assert {"GetObject", "PutObject", "HeadObject", "ListObjectsV2", "DeleteObjects", "SendMessage"} <= set(injected)
 
 
@@ -190,18 +203,23 @@ def test_a_transient_failure_at_any_call_of_summarize_is_retried_within_the_invo
     """The retry keeps the invocation's lease token: its own lease never makes it Busy."""
     atomic_moto_puts()
     failed = []
-    for fail_at in itertools.count(1):
-        with monkeypatch.context() as patch, fresh_world(patch, network_error) as (s3, url, injector):
+    with fresh_world(monkeypatch, network_error) as (s3, url, injector):
+
+        def fail_once(fail_at: int) -> str | None:
             assert injector.run(fail_at, summarize_all) == {"batchItemFailures": []}, fail_at
             if injector.failed is None:
-                break
-            failed.append(injector.failed)
+                return None
             assert [r for r in caplog.records if "trying again" in r.getMessage()], fail_at
-            caplog.clear()
             raw_safe(s3)
             assert consolidate_all(drain(url)) == {"batchItemFailures": []}, fail_at
             assert stats(s3) == EXPECTED, (fail_at, injector.failed)
             assert "Contents" not in s3.list_objects_v2(Bucket="data", Prefix="raw/"), fail_at
+            return injector.failed
+
+        for fail_at in itertools.count(1):
+            if (call := in_a_copy(lambda fail_at=fail_at: fail_once(fail_at))) is None:
+                break
+            failed.append(call)
     assert {"HeadObject", "GetObject", "PutObject", "SendMessage", "ListObjectVersions", "DeleteObject"} <= set(failed)
 
 
@@ -212,20 +230,23 @@ def test_a_transient_failure_at_any_call_of_consolidate_is_retried_within_the_in
     wait for the visibility timeout (6x the function timeout) and a redelivery."""
     atomic_moto_puts()
     failed = []
-    for fail_at in itertools.count(1):
-        with monkeypatch.context() as patch, fresh_world(patch, network_error) as (s3, url, injector):
-            summarize_all()
-            messages = drain(url)
-            assert injector.run(fail_at, lambda messages=messages: consolidate_all(messages)) == {
-                "batchItemFailures": []
-            }, fail_at
+    with fresh_world(monkeypatch, network_error) as (s3, url, injector):
+        summarize_all()
+        messages = drain(url)
+
+        def fail_once(fail_at: int) -> str | None:
+            assert injector.run(fail_at, lambda: consolidate_all(messages)) == {"batchItemFailures": []}, fail_at
             if injector.failed is None:
-                break
-            failed.append(injector.failed)
+                return None
             assert [r for r in caplog.records if "trying again" in r.getMessage()], fail_at
-            caplog.clear()
             assert stats(s3) == EXPECTED, (fail_at, injector.failed)
             assert exported() == EXPORTED, (fail_at, injector.failed)
+            return injector.failed
+
+        for fail_at in itertools.count(1):
+            if (call := in_a_copy(lambda fail_at=fail_at: fail_once(fail_at))) is None:
+                break
+            failed.append(call)
     assert {"GetObject", "PutObject"} <= set(failed)
 
 

@@ -80,6 +80,17 @@ def test_a_404_for_a_reupload_is_retried_although_an_earlier_version_was_summari
     assert status_of(bucket).version_id == second and status_of(bucket).generation == 2
 
 
+def test_a_record_that_fails_after_taking_the_lease_gives_it_up(bucket: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The raw object reads as missing after its head was found and the lease taken: the record fails,
+    and neither its redelivery nor a re-upload's event waits for the lease to expire."""
+    version = bucket.put_object(Bucket="data", Key=KEY, Body=LOG)["VersionId"]
+    answered = not_found_first(monkeypatch, "get_object", KEY)
+    assert summarize_event(version) == FAILED
+    assert answered == [KEY]
+    assert status_of(bucket).lease_token == "" and status_of(bucket).lease_until == 0
+    assert summarize_event(version) == DONE  # at once: no lease to wait for
+
+
 def test_a_repeated_event_of_a_summarized_version_is_done(bucket: Any) -> None:
     version = bucket.put_object(Bucket="data", Key=KEY, Body=LOG)["VersionId"]
     assert summarize_event(version) == DONE

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from local import bench_consolidation
+
+pytestmark = pytest.mark.e2e  # a moto server and a fresh process per measured invocation: not a unit test
 
 
 def test_the_consolidation_benchmark_measures_every_axis(tmp_path: Path) -> None:
