@@ -131,17 +131,17 @@ def in_a_copy(attempt: Callable[[], str | None]) -> str | None:
     their handler starts from once, then try each crash point in a copy of it, instead of building it
     again for each. The copy's AWS calls are checked against the functions' roles there, as the autouse
     fixture checks the test's own. The copy runs only this test's code, in the thread that forked, and
-    leaves with os._exit: it never returns into pytest or touches the xdist worker's threads, so the
-    warning Python 3.12+ gives for forking a process that has threads does not apply."""
+    leaves with os._exit: it never returns into pytest and takes no lock of the xdist worker's other
+    threads, which is the deadlock Python 3.12+ warns of when a process with threads forks."""
     read, write = os.pipe()
     gc.freeze()  # the copy's collections skip the objects it shares with this process, so copy no pages of them
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             pid = os.fork()
-    finally:
-        if pid != 0:
-            gc.unfreeze()
+    except BaseException:
+        gc.unfreeze()
+        raise
     if pid == 0:
         os.close(read)
         status = 1
@@ -156,6 +156,7 @@ def in_a_copy(attempt: Callable[[], str | None]) -> str | None:
             with os.fdopen(write, "w") as pipe:
                 json.dump(report, pipe)
             os._exit(status)
+    gc.unfreeze()
     os.close(write)
     with os.fdopen(read) as pipe:
         text = pipe.read()

@@ -296,3 +296,19 @@ def test_conditional_write_conflicts_are_retried_like_lost_races(
         assert consolidate_all(drain(url)) == {"batchItemFailures": []}
         assert layout.TICK_KEY in conflicts and any(k.startswith(layout.SHARDS_PREFIX) for k in conflicts)
         assert stats(s3) == EXPECTED
+
+
+def test_a_copy_that_fails_or_dies_fails_the_test() -> None:
+    """What the crash tests rely on: in_a_copy reports the copy's assertion, or its death, as a failure."""
+
+    def broken() -> str:
+        raise AssertionError("the copy's own assertion")
+
+    def dying() -> str:
+        os._exit(3)
+
+    assert in_a_copy(lambda: "fine") == "fine"
+    with pytest.raises(pytest.fail.Exception, match="the copy's own assertion"):
+        in_a_copy(broken)
+    with pytest.raises(pytest.fail.Exception, match="status"):
+        in_a_copy(dying)
