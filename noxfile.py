@@ -15,8 +15,9 @@ def install(session: nox.Session, *groups: str) -> None:
         session.install(*nox.project.dependency_groups(PYPROJECT, group))
 
 
-PARALLEL = ("-n", "2", "--dist", "loadgroup")
-"""Two workers; tests that share a local stack or in-memory records share one (tests/conftest.py)."""
+PARALLEL = ("-n", "2", "--dist", "loadgroup", "--no-loadscope-reorder")
+"""Two workers; tests that share a local stack or in-memory records share one, and the groups go out in the
+order tests/conftest.py gives them (the long e2e ones first), not by their number of tests."""
 
 
 @nox.session

@@ -35,10 +35,12 @@ SHARED_STACK = "local-stack"
 
 @pytest.hookimpl(tryfirst=True)  # before -m selects on the marks added here
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests marked `last` check what the others did (e.g. the AWS calls they caused): run them at the end.
-    A test that needs a local stack is `e2e`, every other one `unit` (`nox -s unit`). Under xdist
-    (`--dist loadgroup`) tests that share state share a worker (see group_of); the others spread."""
-    items.sort(key=lambda item: item.get_closest_marker("last") is not None)
+    """A test that needs a local stack is `e2e`, every other one `unit` (`nox -s unit`). Under xdist
+    (`--dist loadgroup`) tests that share state share a worker (see group_of); the others spread.
+    Order: e2e tests first, as they are the long ones (a stack's start, real waits): under xdist
+    (`--no-loadscope-reorder`, noxfile.py) the groups are handed out in this order, so the short unit
+    tests fill both workers at the end instead of one worker ending on a long e2e module alone. Tests
+    marked `last` check what the others did (e.g. the AWS calls they caused): they run at the end."""
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
         e2e = (
@@ -48,6 +50,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         group = group_of(item, fixtures)
         if group:
             item.add_marker(pytest.mark.xdist_group(group))
+    items.sort(key=lambda item: (item.get_closest_marker("last") is not None, item.get_closest_marker("e2e") is None))
 
 
 @pytest.hookimpl(tryfirst=True)  # before any fixture of the test starts a stack
