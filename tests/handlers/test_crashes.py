@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 from core import layout
 from core.counts import Counts
-from handlers import consolidate, summarize
+from handlers import batch, consolidate, summarize
 from local.moto_fixes import apply as atomic_moto_puts
 from storage.consolidated import State
 from storage.store import lambda_store
@@ -197,11 +197,17 @@ def access_denied(message: str) -> BaseException:
     return ClientError({"Error": {"Code": "AccessDenied", "Message": message}}, "AnyCall")
 
 
+def no_wait(seconds: float) -> None:
+    """The retry's jittered pause (0.05-0.25 s), which these tests would pay once per call they fail at."""
+    assert 0 <= seconds < 1
+
+
 def test_a_transient_failure_at_any_call_of_summarize_is_retried_within_the_invocation(
     aws_env: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The retry keeps the invocation's lease token: its own lease never makes it Busy."""
     atomic_moto_puts()
+    monkeypatch.setattr(batch.time, "sleep", no_wait)
     failed = []
     with fresh_world(monkeypatch, network_error) as (s3, url, injector):
 
@@ -229,6 +235,7 @@ def test_a_transient_failure_at_any_call_of_consolidate_is_retried_within_the_in
     """A network error botocore's retries did not absorb costs a retry in the same invocation, not a
     wait for the visibility timeout (6x the function timeout) and a redelivery."""
     atomic_moto_puts()
+    monkeypatch.setattr(batch.time, "sleep", no_wait)
     failed = []
     with fresh_world(monkeypatch, network_error) as (s3, url, injector):
         summarize_all()
