@@ -7,6 +7,7 @@ delayed): the protocol itself is storage.consolidated.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -69,6 +70,11 @@ def handler(event: dict[str, Any], context: Any) -> BatchResponse:
         except Exception:
             logger.exception("the tick failed; it will be retried", extra={"outcome": "failed"})
             failed += [{"itemIdentifier": m} for m in ticks]
+            # The tick clears the schedule before its work: schedule the next one now (unless one is
+            # due; best effort), so that traffic_stats.csv converges even if this message spends its
+            # receives and goes to the DLQ before another file arrives to schedule one.
+            with contextlib.suppress(Exception):
+                schedule_tick(store, settings)
     return response
 
 

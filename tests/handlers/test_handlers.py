@@ -79,6 +79,40 @@ def test_a_deferred_tick_schedules_the_next_which_rebuilds_once_files_stop(bucke
     assert stats.splitlines()[1] == "10.0.0.1,8.8.8.8,1,140.0,0.0,6.0,0.0"
 
 
+def test_a_failed_tick_schedules_the_next_so_traffic_stats_converge_without_another_file(
+    bucket: Any, monkeypatch: Any
+) -> None:
+    """A tick clears the schedule, then fails (here: the first listing of pending objects is refused):
+    its message is retried, and a new tick is scheduled, so that traffic_stats.csv is rebuilt even if
+    the failing message runs out of receives before another file arrives."""
+    monkeypatch.setenv("STATS_REBUILD_SECONDS", "0")  # the ticks' messages are visible at once
+    bucket.put_object(Bucket="data", Key="raw/b/one.csv", Body=GOOD)
+    assert summarize.handler(sqs_event(s3_notification("raw/b/one.csv")), FakeContext()) == {"batchItemFailures": []}
+    assert consolidate.handler(sqs_event(*consolidate_messages()), FakeContext()) == {"batchItemFailures": []}
+    scheduled = consolidate_messages()
+    assert [sorted(m) for m in scheduled] == [["tick"]]
+    client = lambda_store("data").s3
+    original = client.list_objects_v2
+    refused: list[str] = []
+
+    def refuse_once(**params: Any) -> Any:
+        if not refused and params.get("Prefix", "").startswith(layout.PENDING_PREFIX):
+            refused.append(params["Prefix"])
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "refused"}}, "ListObjectsV2")
+        return original(**params)
+
+    monkeypatch.setattr(client, "list_objects_v2", refuse_once)
+    assert consolidate.handler(sqs_event(*scheduled), FakeContext()) == {
+        "batchItemFailures": [{"itemIdentifier": "m0"}]
+    }
+    assert refused
+    again = consolidate_messages()  # the message that failed is the queue's to retry; this is the new one
+    assert [sorted(m) for m in again] == [["tick"]]
+    assert consolidate.handler(sqs_event(*again), FakeContext()) == {"batchItemFailures": []}
+    stats = bucket.get_object(Bucket="data", Key=layout.TRAFFIC_STATS_KEY)["Body"].read().decode()
+    assert stats.splitlines()[1:] == ["10.0.0.1,8.8.8.8,1,100.0,0.0,3.0,0.0"]
+
+
 def test_s3_test_event_is_ignored(bucket: Any) -> None:
     event = sqs_event({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "data"})
     assert summarize.handler(event, FakeContext()) == {"batchItemFailures": []}
