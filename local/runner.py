@@ -11,8 +11,8 @@ after the visibility timeout. Records reported in batchItemFailures are left to 
 timeout and the DLQ; the others are deleted. Every process exits when its parent goes away.
 
 Under a `time_scale` below 1 (tests), the rest of a failed message's visibility timeout is scaled
-(ChangeMessageVisibility, which a real mapping never calls; never below twice the function timeout
-after the receipt, the longest a lease can last), and so are every DelaySeconds the function sends
+(ChangeMessageVisibility, which a real mapping never calls; for a function that leases files, never
+below the longest its lease can last after the receipt), and so are every DelaySeconds the function sends
 and the batching window; the function's own timeout is not, so a running invocation's messages stay
 hidden exactly as in Lambda.
 
@@ -176,8 +176,6 @@ class Environment:
 
 STOP_SECONDS = 5
 """How long a stopping runner waits for its workers' last SQS calls after killing their environments."""
-LEASE_FLOOR_TIMEOUTS = 2
-"""A failed message is hidden at least this many function timeouts after its receipt, whatever the scale."""
 
 
 def scaled(seconds: float, scale: float) -> int:
@@ -323,13 +321,14 @@ class Poller:
 
     def return_early(self, messages: list[dict[str, Any]], received_at: float) -> None:
         """Failed messages come back after the rest of their visibility timeout, on the emulator's clock,
-        but never sooner than twice the function timeout (real seconds) after they were received: a
-        function's lease on a file lasts up to twice its timeout (handlers.summarize) and AWS's
+        but, for a function that leases files, never sooner than its longest lease (real seconds) after
+        they were received: summarize's lease on a file lasts up to twice its timeout and AWS's
         visibility timeout (6 x the timeout) always outlasts it, so a scaled redelivery must not find a
-        lease AWS's never would."""
+        lease AWS's never would. A function that holds no lease (consolidate) gets the scaled rest alone."""
         elapsed = time.monotonic() - received_at
         left = self.visibility_timeout - elapsed
-        floor = min(left, LEASE_FLOOR_TIMEOUTS * self.spec["timeout"] + 1 - elapsed)
+        lease = self.spec["lease_timeouts"] * self.spec["timeout"] + 1 if self.spec["lease_timeouts"] else 0
+        floor = min(left, lease - elapsed)
         timeout = {"VisibilityTimeout": max(scaled(left, self.spec["time_scale"]), math.ceil(floor))}
         for entries in entry_batches(messages):
             self.sqs.change_message_visibility_batch(

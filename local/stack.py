@@ -8,6 +8,7 @@ message's DelaySeconds, a lifecycle day) for tests; the functions' own timeouts 
 from __future__ import annotations
 
 import datetime
+import importlib
 import json
 import logging
 import os
@@ -77,6 +78,14 @@ def _materialize(files: dict[str, str], target: Path) -> Path:
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, destination)
     return target
+
+
+def lease_timeouts(handler: str) -> float:
+    """How many of its timeouts a function's lease on a file can last (the runner keeps a failed message
+    hidden that long, whatever the time scale): summarize's LEASE_PER_REMAINING_TIME; 0 for a function
+    that leases nothing."""
+    module = importlib.import_module(handler.rpartition(".")[0])
+    return float(getattr(module, "LEASE_PER_REMAINING_TIME", 0))
 
 
 class LocalStack:
@@ -199,6 +208,7 @@ class LocalStack:
             "duplicate_deliveries": self.duplicates,
             "region": REGION,
             "time_scale": self.time_scale,
+            "lease_timeouts": lease_timeouts(function.handler),
         }
         logs = self.function_logs.open("a") if self.function_logs else None
         try:

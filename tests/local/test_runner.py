@@ -52,3 +52,28 @@ def test_a_batching_window_gathers_messages_until_the_batch_is_full_or_the_windo
         waited = time.monotonic() - started
         assert len(rest) == 3  # what was left, then nothing until the window (4 s at a time scale of 0.5) ends
         assert 1.5 <= waited < 10, waited
+
+
+@pytest.mark.parametrize(
+    ("handler", "hidden"),
+    [("handlers.summarize.handler", (2.5, 4.5)), ("handlers.consolidate.handler", (0.5, 2.5))],
+    ids=["leases files", "leases nothing"],
+)
+def test_a_failed_message_is_hidden_for_the_scaled_visibility_timeout_or_the_longest_lease(
+    aws_env: None, handler: str, hidden: tuple[float, float]
+) -> None:
+    """A timeout of 1 s, a visibility timeout of 6 s, a time scale of 0.05: the scaled rest is 1 s, but
+    summarize's lease can last 2 timeouts (+1 s), and a redelivery must not find it as AWS's never would."""
+    from local.stack import lease_timeouts
+
+    with moto_world():
+        sqs = boto3.client("sqs")
+        url = sqs.create_queue(QueueName="q", Attributes={"VisibilityTimeout": "6"})["QueueUrl"]
+        sqs.send_message(QueueUrl=url, MessageBody="m")
+        mapping = poller(url, 10, 0, 0.05, timeout=1, lease_timeouts=lease_timeouts(handler))
+        received_at = time.monotonic()
+        failed = sqs.receive_message(QueueUrl=url)["Messages"]
+        mapping.return_early(failed, received_at)
+        while not sqs.receive_message(QueueUrl=url).get("Messages"):
+            time.sleep(0.1)
+        assert hidden[0] <= time.monotonic() - received_at < hidden[1]
