@@ -166,3 +166,12 @@ def in_a_copy(attempt: Callable[[], str | None]) -> str | None:
         pytest.fail(f"in the forked copy:\n{report.get('error', f'exit status {status}')}", pytrace=False)
     returned: str | None = report["returned"]
     return returned
+
+
+def at_every_call(attempt: Callable[[int], str | None]) -> list[str]:
+    """`attempt(k)` for k = 1, 2, ..., each in a forked copy (in_a_copy), until a copy finds that a clean
+    run makes no k-th call (it returns None): the names of the calls failed, one per k."""
+    failed: list[str] = []
+    while (call := in_a_copy(functools.partial(attempt, len(failed) + 1))) is not None:
+        failed.append(call)
+    return failed

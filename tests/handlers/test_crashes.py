@@ -10,7 +10,6 @@ copy of it (tests/handlers/conftest.py, in_a_copy).
 from __future__ import annotations
 
 import contextlib
-import itertools
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -26,7 +25,7 @@ from handlers import batch, consolidate, summarize
 from local.moto_fixes import apply as atomic_moto_puts
 from storage.consolidated import State
 from storage.store import lambda_store
-from tests.handlers.conftest import FakeContext, in_a_copy, moto_bucket, s3_notification, sqs_event
+from tests.handlers.conftest import FakeContext, at_every_call, in_a_copy, moto_bucket, s3_notification, sqs_event
 
 FILES = {
     "raw/a/one.csv": b"Src IP,Dst IP,Timestamp,Flow Duration,Tot Fwd Pkts\n"
@@ -131,7 +130,6 @@ def consolidate_all(messages: list[dict[str, Any]]) -> Any:
 
 def test_crash_at_every_call_of_summarize_then_redelivery(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     atomic_moto_puts()
-    injected = []
     with fresh_world(monkeypatch) as (s3, url, injector):
 
         def crash_then_redeliver(fail_at: int) -> str | None:
@@ -150,10 +148,7 @@ def test_crash_at_every_call_of_summarize_then_redelivery(aws_env: None, monkeyp
             assert "Contents" not in s3.list_objects_v2(Bucket="data", Prefix="raw/"), fail_at
             return injector.failed
 
-        for fail_at in itertools.count(1):
-            if (failed := in_a_copy(lambda fail_at=fail_at: crash_then_redeliver(fail_at))) is None:
-                break
-            injected.append(failed)
+        injected = at_every_call(crash_then_redeliver)
     assert {"HeadObject", "GetObject", "PutObject", "SendMessage", "ListObjectVersions", "DeleteObject"} <= set(
         injected
     )
@@ -161,7 +156,6 @@ def test_crash_at_every_call_of_summarize_then_redelivery(aws_env: None, monkeyp
 
 def test_crash_at_every_call_of_consolidate_then_redelivery(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     atomic_moto_puts()
-    injected = []
     with fresh_world(monkeypatch) as (s3, url, injector):
         summarize_all()
         messages = drain(url)
@@ -182,10 +176,7 @@ def test_crash_at_every_call_of_consolidate_then_redelivery(aws_env: None, monke
             assert states == ["consolidated", "consolidated"], fail_at
             return injector.failed
 
-        for fail_at in itertools.count(1):
-            if (failed := in_a_copy(lambda fail_at=fail_at: crash_then_redeliver(fail_at))) is None:
-                break
-            injected.append(failed)
+        injected = at_every_call(crash_then_redeliver)
     assert {"GetObject", "PutObject", "HeadObject", "ListObjectsV2", "DeleteObjects", "SendMessage"} <= set(injected)
 
 
@@ -208,7 +199,6 @@ def test_a_transient_failure_at_any_call_of_summarize_is_retried_within_the_invo
     """The retry keeps the invocation's lease token: its own lease never makes it Busy."""
     atomic_moto_puts()
     monkeypatch.setattr(batch.time, "sleep", no_wait)
-    failed = []
     with fresh_world(monkeypatch, network_error) as (s3, url, injector):
 
         def fail_once(fail_at: int) -> str | None:
@@ -222,10 +212,7 @@ def test_a_transient_failure_at_any_call_of_summarize_is_retried_within_the_invo
             assert "Contents" not in s3.list_objects_v2(Bucket="data", Prefix="raw/"), fail_at
             return injector.failed
 
-        for fail_at in itertools.count(1):
-            if (call := in_a_copy(lambda fail_at=fail_at: fail_once(fail_at))) is None:
-                break
-            failed.append(call)
+        failed = at_every_call(fail_once)
     assert {"HeadObject", "GetObject", "PutObject", "SendMessage", "ListObjectVersions", "DeleteObject"} <= set(failed)
 
 
@@ -236,7 +223,6 @@ def test_a_transient_failure_at_any_call_of_consolidate_is_retried_within_the_in
     wait for the visibility timeout (6x the function timeout) and a redelivery."""
     atomic_moto_puts()
     monkeypatch.setattr(batch.time, "sleep", no_wait)
-    failed = []
     with fresh_world(monkeypatch, network_error) as (s3, url, injector):
         summarize_all()
         messages = drain(url)
@@ -250,10 +236,7 @@ def test_a_transient_failure_at_any_call_of_consolidate_is_retried_within_the_in
             assert exported() == EXPORTED, (fail_at, injector.failed)
             return injector.failed
 
-        for fail_at in itertools.count(1):
-            if (call := in_a_copy(lambda fail_at=fail_at: fail_once(fail_at))) is None:
-                break
-            failed.append(call)
+        failed = at_every_call(fail_once)
     assert {"GetObject", "PutObject"} <= set(failed)
 
 

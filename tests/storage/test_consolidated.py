@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core import layout
-from core.consolidated import SHARDS, Table, pair_name, shard_of
+from core.consolidated import SHARDS, Table, deltas_of, pair_name, shard_of
 from core.counts import Counts
 from core.stats import Days, Pair
 from storage import consolidated
@@ -237,8 +237,6 @@ def test_a_delta_found_pending_again_is_remembered_for_an_hour_from_that_fold(st
     state.apply("late", 1, by_day)
     shard = shard_of(pair_name(*PAIRS[0]))
     state.fold(shard)
-    from core.consolidated import deltas_of
-
     rewrite = deltas_of("late", 0, {}, 1, by_day)[shard]
     now[0] += 7200
     store.put(layout.delta_key(shard, rewrite.id, rewrite.rows), rewrite.dumps())  # the first late delivery
